@@ -1,0 +1,47 @@
+# Two commands: `make demo` and `make test`. Everything else here serves them.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_HOUSEHOLDS ?= 3000
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export DEBUG ?= 1
+
+.PHONY: demo test install install-dev lint format migrations-check messages bench clean
+
+$(BIN)/python:
+	@command -v $(PY) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PY) not found); set PY=/path/to/python3.11"; exit 1; }
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install -q -e .
+
+install-dev: $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+
+demo: install
+	$(BIN)/linli migrate --noinput -v0
+	$(BIN)/linli seed --households $(DEMO_HOUSEHOLDS) --seed 1 --if-empty
+	$(BIN)/linli demo_accounts
+	@echo "Starting web server on http://$(HOST):$(PORT)/ and the task worker (Ctrl-C stops both)."
+	@trap 'kill 0' INT TERM EXIT; \
+	  $(BIN)/linli db_worker --interval 1 & \
+	  $(BIN)/linli runserver --noreload $(HOST):$(PORT)
+
+test: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/linli makemigrations --check --dry-run -v0 || { echo "Models changed without a migration: run 'linli makemigrations'."; exit 1; }
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: install-dev
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+messages: install-dev
+	cd linli && ../$(BIN)/linli makemessages -l zh_Hans -l en --no-obsolete --no-location && ../$(BIN)/linli compilemessages
+
+clean:
+	rm -rf $(VENV) var staticfiles *.egg-info

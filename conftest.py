@@ -1,0 +1,81 @@
+import pytest
+from django.utils import translation
+
+from linli.core.roles import Role
+from linli.core.testing.factories import Town, make_user
+
+
+@pytest.fixture(autouse=True)
+def english_messages():
+    """Service-level tests read English messages; pages follow the request's language."""
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def town(db):
+    return Town()
+
+
+@pytest.fixture
+def admin(town):
+    return make_user("admin", Role.ADMIN, [town.city])
+
+
+@pytest.fixture
+def grid_worker(town):
+    """Bound to `town.grid` only; `town.other_grid` is the neighbour's."""
+    return make_user("gridworker", Role.GRID_WORKER, [town.grid])
+
+
+@pytest.fixture
+def neighbour(town):
+    return make_user("neighbour", Role.GRID_WORKER, [town.other_grid])
+
+
+@pytest.fixture
+def street_officer(town):
+    return make_user("streetofficer", Role.STREET_OFFICER, [town.street])
+
+
+@pytest.fixture
+def auditor(town):
+    return make_user("auditor", Role.AUDITOR, [town.district])
+
+
+@pytest.fixture
+def people(town, admin):
+    """One household with two members in each jurisdiction, made through the services."""
+    import datetime as dt
+
+    from linli.core.testing.factories import make_id_number
+    from linli.people import services
+
+    def household(number, building, surname):
+        h = services.household_create(
+            actor=admin, number=number, address=f"{surname}家 1 号", building_id=building.id
+        )
+        head = services.person_create(
+            actor=admin,
+            household_id=h.id,
+            relation="head",
+            name=f"{surname}大山",
+            id_number=make_id_number(birth=dt.date(1950, 3, 1)),
+            phone="13800138000",
+        )
+        child = services.person_create(
+            actor=admin,
+            household_id=h.id,
+            relation="child",
+            name=f"{surname}小川",
+            id_number=make_id_number(birth=dt.date(1985, 6, 15), sex="F"),
+        )
+        return h, head, child
+
+    class People:
+        pass
+
+    p = People()
+    p.household, p.head, p.child = household("H0001", town.building, "张")
+    p.other_household, p.other_head, p.other_child = household("H0002", town.other_building, "李")
+    return p

@@ -1,0 +1,69 @@
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils.translation import gettext_lazy as _
+
+from .models import ApiToken, AuditEntry, Department, User
+from .services import api_token_issue, api_token_revoke
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = ("username", "display_name", "role", "is_active", "last_login")
+    list_filter = ("role", "is_active")
+    search_fields = ("username", "display_name")
+    filter_horizontal = ("places", "departments", "groups", "user_permissions")
+    fieldsets = (
+        *DjangoUserAdmin.fieldsets,
+        (_("Role and jurisdiction"), {"fields": ("role", "display_name", "places", "departments")}),
+    )
+    autocomplete_fields = ()
+    actions = ["issue_api_token"]
+
+    @admin.action(description=_("Issue an API token (the key is shown once)"))
+    def issue_api_token(self, request, queryset):
+        for user in queryset:
+            _token, key = api_token_issue(actor=request.user, user=user, name="admin")
+            self.message_user(
+                request,
+                _("Token for %(user)s: %(key)s") % {"user": user, "key": key},
+                messages.WARNING,
+            )
+
+
+@admin.register(Department)
+class DepartmentAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "district")
+    search_fields = ("code", "name")
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ("name", "user", "prefix", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("user", "name", "prefix", "created_at", "last_used_at", "revoked_at")
+    exclude = ("key_hash",)
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False  # issued from the user list or `linli api_token`, so the key is shown once
+
+    @admin.action(description=_("Revoke"))
+    def revoke(self, request, queryset):
+        for token in queryset:
+            api_token_revoke(actor=request.user, token_id=token.pk)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ("at", "actor_label", "source", "action", "object_type", "object_label")
+    list_filter = ("action", "object_type")
+    search_fields = ("actor_label", "object_label", "object_id")
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

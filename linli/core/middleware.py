@@ -1,0 +1,34 @@
+"""Renders an ApplicationError raised by a page view: a partial for htmx, a page otherwise.
+
+The JSON API renders the same `as_dict()` shape through its own exception handler.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+
+from .errors import ApplicationError
+
+
+class ApplicationErrorMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, ApplicationError):
+            return None
+        if request.headers.get("Accept", "").startswith("application/json"):
+            return JsonResponse(exception.as_dict(), status=exception.status)
+        is_htmx = request.headers.get("HX-Request") == "true"
+        template = "core/_error.html" if is_htmx else "core/error_page.html"
+        html = render_to_string(template, {"error": exception}, request=request)
+        response = HttpResponse(html, status=exception.status)
+        if is_htmx:
+            # htmx ignores error responses unless told where to put them.
+            response["HX-Retarget"] = "#messages"
+            response["HX-Reswap"] = "innerHTML"
+        return response

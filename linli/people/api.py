@@ -1,0 +1,310 @@
+"""People API: households, persons and their dated financial records.
+
+Searches that carry personal data (name, ID digits, address) are POSTed, so they never appear
+in URLs or access logs; GET lists take only non-personal filters.
+"""
+
+import datetime as dt
+from decimal import Decimal
+
+from ninja import Field, Query, Router, Schema, Status
+from ninja.pagination import paginate
+
+from linli.core.api import ERRORS, Page, actor_of, changes_of
+
+from . import selectors, services
+from .models import (
+    DisabilityCategory,
+    FinanceCategory,
+    FinanceKind,
+    RecordStatus,
+    Registration,
+    Relation,
+    Tag,
+)
+
+router = Router(tags=["people"])
+
+
+# --- schemas -----------------------------------------------------------------------------------
+
+
+class HouseholdOut(Schema):
+    id: int
+    number: str
+    address: str
+    building_id: int
+    registration: Registration
+    status: RecordStatus
+
+
+class HouseholdIn(Schema):
+    number: str = Field(min_length=1, max_length=32)
+    address: str = Field(min_length=1, max_length=200)
+    building_id: int
+    registration: Registration = Registration.URBAN
+
+
+class HouseholdPatch(Schema):
+    address: str | None = Field(None, min_length=1, max_length=200)
+    building_id: int | None = None
+    registration: Registration | None = None
+
+
+class HouseholdQuery(Schema):
+    place_id: int | None = None
+    registration: Registration | None = None
+    status: RecordStatus | None = RecordStatus.ACTIVE
+
+
+class HouseholdSearch(HouseholdQuery):
+    number: str = Field("", max_length=32)
+    address: str = Field("", max_length=100)
+
+
+class PersonOut(Schema):
+    """Masked by default: full values only through /reveal, which is logged."""
+
+    id: int
+    household_id: int | None
+    relation: Relation | str
+    name: str
+    id_number_masked: str = Field(alias="id_masked")
+    phone_masked: str
+    sex: str
+    age: int
+    tags: list[Tag]
+    disability_category: DisabilityCategory | str
+    disability_grade: int | None
+    status: RecordStatus
+
+    @staticmethod
+    def resolve_age(obj) -> int:
+        return obj.age()
+
+
+class PersonFields(Schema):
+    relation: Relation | None = None
+    name: str | None = Field(None, min_length=1, max_length=50)
+    id_number: str | None = Field(None, min_length=1, max_length=32)
+    phone: str | None = Field(None, max_length=20)
+    living_alone: bool | None = None
+    disability_category: DisabilityCategory | None = None
+    disability_grade: int | None = Field(None, ge=1, le=4)
+    party_member: bool | None = None
+    veteran: bool | None = None
+    left_behind_child: bool | None = None
+    chronic_illness: bool | None = None
+
+
+class PersonIn(Schema):
+    household_id: int | None = None
+    relation: Relation
+    name: str = Field(min_length=1, max_length=50)
+    id_number: str = Field(min_length=1, max_length=32)
+    phone: str = Field("", max_length=20)
+    living_alone: bool = False
+    disability_category: DisabilityCategory | None = None
+    disability_grade: int | None = Field(None, ge=1, le=4)
+    party_member: bool = False
+    veteran: bool = False
+    left_behind_child: bool = False
+    chronic_illness: bool = False
+
+
+class PersonPatch(PersonFields):
+    household_id: int | None = None
+
+
+class PersonQuery(Schema):
+    place_id: int | None = None
+    tag: Tag | None = None
+    household_id: int | None = None
+    status: RecordStatus | None = RecordStatus.ACTIVE
+
+
+class PersonSearch(PersonQuery):
+    name: str = Field("", max_length=50)
+    id_ending: str = Field("", max_length=18, pattern=r"^[0-9Xx]*$")
+    address: str = Field("", max_length=100)
+
+
+class StatusIn(Schema):
+    status: RecordStatus
+
+
+class RevealOut(Schema):
+    id_number: str
+    phone: str
+
+
+class FinancialRecordOut(Schema):
+    id: int
+    person_id: int
+    category: FinanceCategory
+    kind: FinanceKind
+    amount: Decimal
+    valid_from: dt.date
+    valid_to: dt.date | None
+    note: str
+    voided_at: dt.datetime | None
+
+
+class FinancialRecordIn(Schema):
+    category: FinanceCategory
+    kind: FinanceKind
+    amount: Decimal = Field(ge=0, max_digits=14, decimal_places=2)
+    valid_from: dt.date
+    valid_to: dt.date | None = None
+    note: str = Field("", max_length=200)
+
+
+class VoidIn(Schema):
+    reason: str = Field(min_length=1, max_length=200)
+
+
+def _person_filter(f: PersonQuery) -> selectors.PersonFilter:
+    return selectors.PersonFilter(
+        place_id=f.place_id,
+        tag=f.tag or "",
+        household_id=f.household_id,
+        status=f.status or "",
+        name=getattr(f, "name", ""),
+        id_ending=getattr(f, "id_ending", ""),
+        address=getattr(f, "address", ""),
+    )
+
+
+def _household_filter(f: HouseholdQuery) -> selectors.HouseholdFilter:
+    return selectors.HouseholdFilter(
+        place_id=f.place_id,
+        registration=f.registration or "",
+        status=f.status or "",
+        number=getattr(f, "number", ""),
+        address=getattr(f, "address", ""),
+    )
+
+
+def _person_values(payload: Schema, *, partial: bool) -> dict:
+    values = payload.dict(exclude_unset=partial)
+    # The model keeps "no disability" as an empty category.
+    if "disability_category" in values and values["disability_category"] is None:
+        values["disability_category"] = ""
+    return values
+
+
+# --- households --------------------------------------------------------------------------------
+
+
+@router.get("/households", response={200: list[HouseholdOut], **ERRORS})
+@paginate(Page)
+def household_list(request, filters: Query[HouseholdQuery]):
+    return selectors.household_list(actor_of(request), _household_filter(filters))
+
+
+@router.post("/households/search", response={200: list[HouseholdOut], **ERRORS})
+@paginate(Page)
+def household_search(request, payload: HouseholdSearch):
+    return selectors.household_list(actor_of(request), _household_filter(payload))
+
+
+@router.get("/households/{household_id}", response={200: HouseholdOut, **ERRORS})
+def household_detail(request, household_id: int):
+    return selectors.household_get_for(actor_of(request), household_id)
+
+
+@router.get("/households/{household_id}/members", response={200: list[PersonOut], **ERRORS})
+def household_members(request, household_id: int):
+    actor = actor_of(request)
+    return selectors.household_members(actor, selectors.household_get_for(actor, household_id))
+
+
+@router.post("/households", response={201: HouseholdOut, **ERRORS})
+def household_create(request, payload: HouseholdIn):
+    return Status(201, services.household_create(actor=actor_of(request), **payload.dict()))
+
+
+@router.patch("/households/{household_id}", response={200: HouseholdOut, **ERRORS})
+def household_update(request, household_id: int, payload: HouseholdPatch):
+    return services.household_update(
+        actor=actor_of(request), household_id=household_id, **changes_of(payload)
+    )
+
+
+@router.post("/households/{household_id}/archive", response={200: HouseholdOut, **ERRORS})
+def household_archive(request, household_id: int):
+    return services.household_archive(actor=actor_of(request), household_id=household_id)
+
+
+# --- persons -----------------------------------------------------------------------------------
+
+
+@router.get("/persons", response={200: list[PersonOut], **ERRORS})
+@paginate(Page)
+def person_list(request, filters: Query[PersonQuery]):
+    return selectors.person_list(actor_of(request), _person_filter(filters))
+
+
+@router.post("/persons/search", response={200: list[PersonOut], **ERRORS})
+@paginate(Page)
+def person_search(request, payload: PersonSearch):
+    return selectors.person_list(actor_of(request), _person_filter(payload))
+
+
+@router.get("/persons/{person_id}", response={200: PersonOut, **ERRORS})
+def person_detail(request, person_id: int):
+    return selectors.person_get_for(actor_of(request), person_id)
+
+
+@router.post("/persons/{person_id}/reveal", response={200: RevealOut, **ERRORS})
+def person_reveal(request, person_id: int):
+    """Full ID number and phone. Permitted by role; every call is written to the audit log."""
+    return services.person_reveal(actor=actor_of(request), person_id=person_id)
+
+
+@router.post("/persons", response={201: PersonOut, **ERRORS})
+def person_create(request, payload: PersonIn):
+    values = _person_values(payload, partial=False)
+    household_id = values.pop("household_id")
+    person = services.person_create(actor=actor_of(request), household_id=household_id, **values)
+    return Status(201, person)
+
+
+@router.patch("/persons/{person_id}", response={200: PersonOut, **ERRORS})
+def person_update(request, person_id: int, payload: PersonPatch):
+    changes_of(payload)
+    return services.person_update(
+        actor=actor_of(request), person_id=person_id, **_person_values(payload, partial=True)
+    )
+
+
+@router.post("/persons/{person_id}/status", response={200: PersonOut, **ERRORS})
+def person_set_status(request, person_id: int, payload: StatusIn):
+    return services.person_set_status(
+        actor=actor_of(request), person_id=person_id, status=payload.status
+    )
+
+
+# --- financial records -------------------------------------------------------------------------
+
+
+@router.get("/persons/{person_id}/finances", response={200: list[FinancialRecordOut], **ERRORS})
+def financial_record_list(request, person_id: int, include_void: bool = False):
+    actor = actor_of(request)
+    person = selectors.person_get_for(actor, person_id)
+    return selectors.financial_records_for(actor, person, include_void=include_void)
+
+
+@router.post("/persons/{person_id}/finances", response={201: FinancialRecordOut, **ERRORS})
+def financial_record_create(request, person_id: int, payload: FinancialRecordIn):
+    record = services.financial_record_create(
+        actor=actor_of(request), person_id=person_id, **payload.dict()
+    )
+    return Status(201, record)
+
+
+@router.post("/finances/{record_id}/void", response={200: FinancialRecordOut, **ERRORS})
+def financial_record_void(request, record_id: int, payload: VoidIn):
+    return services.financial_record_void(
+        actor=actor_of(request), record_id=record_id, reason=payload.reason
+    )

@@ -1,0 +1,164 @@
+"""Page forms for the registry. The services hold the rules; these give inline messages early."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from linli.places.models import PlaceLevel
+from linli.places.selectors import places_for_choice
+
+from .models import (
+    DisabilityCategory,
+    FinanceCategory,
+    FinanceKind,
+    RecordStatus,
+    Registration,
+    Relation,
+    Tag,
+)
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class PlaceChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, place) -> str:
+        return f"{'· ' * max(0, place.level - 2)}{place.name} ({place.code})"
+
+
+def _place_field(actor, *, levels: tuple[int, ...], label, required: bool) -> PlaceChoiceField:
+    """A place select limited to the actor's jurisdiction, like every choice list."""
+    queryset = places_for_choice(actor).filter(level__in=levels)
+    return PlaceChoiceField(queryset=queryset, label=label, required=required)
+
+
+class PersonSearchForm(forms.Form):
+    name = forms.CharField(label=_("Name starts with"), required=False, max_length=50)
+    id_ending = forms.RegexField(
+        label=_("ID number ends with"),
+        required=False,
+        max_length=18,
+        regex=r"^\d{0,17}[\dXx]?$",
+        error_messages={"invalid": _("Digits only (the last may be X).")},
+    )
+    address = forms.CharField(label=_("Address contains"), required=False, max_length=100)
+    tag = forms.ChoiceField(label=_("Tag"), required=False, choices=[("", "—"), *Tag.choices])
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[("", _("Any")), *RecordStatus.choices],
+        initial=RecordStatus.ACTIVE,
+    )
+
+    def __init__(self, *args, actor, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["place"] = _place_field(
+            actor,
+            levels=(PlaceLevel.DISTRICT, PlaceLevel.STREET, PlaceLevel.COMMUNITY, PlaceLevel.GRID),
+            label=_("Place"),
+            required=False,
+        )
+
+
+class HouseholdSearchForm(forms.Form):
+    number = forms.CharField(label=_("Household number starts with"), required=False, max_length=32)
+    address = forms.CharField(label=_("Address contains"), required=False, max_length=100)
+    registration = forms.ChoiceField(
+        label=_("Registration"), required=False, choices=[("", "—"), *Registration.choices]
+    )
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[("", _("Any")), *RecordStatus.choices],
+        initial=RecordStatus.ACTIVE,
+    )
+
+    def __init__(self, *args, actor, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["place"] = _place_field(
+            actor,
+            levels=(PlaceLevel.DISTRICT, PlaceLevel.STREET, PlaceLevel.COMMUNITY, PlaceLevel.GRID),
+            label=_("Place"),
+            required=False,
+        )
+
+
+class HouseholdForm(forms.Form):
+    number = forms.CharField(label=_("household number"), max_length=32)
+    address = forms.CharField(label=_("address"), max_length=200)
+    registration = forms.ChoiceField(label=_("registration"), choices=Registration.choices)
+
+    def __init__(self, *args, actor, editing: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["building"] = _place_field(
+            actor, levels=(PlaceLevel.BUILDING,), label=_("building"), required=True
+        )
+        if editing:
+            # The number identifies the household in other offices' records; it is not edited.
+            del self.fields["number"]
+
+
+class PersonForm(forms.Form):
+    relation = forms.ChoiceField(label=_("relation to householder"), choices=Relation.choices)
+    name = forms.CharField(label=_("name"), max_length=50)
+    id_number = forms.CharField(
+        label=_("ID number"),
+        max_length=18,
+        min_length=18,
+        help_text=_("18 characters; birth date and sex are read from it."),
+    )
+    phone = forms.CharField(label=_("phone"), max_length=20, required=False)
+    living_alone = forms.BooleanField(label=_("living alone"), required=False)
+    disability_category = forms.ChoiceField(
+        label=_("disability category"),
+        required=False,
+        choices=[("", "—"), *DisabilityCategory.choices],
+    )
+    disability_grade = forms.TypedChoiceField(
+        label=_("disability grade"),
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[("", "—"), *[(i, str(i)) for i in range(1, 5)]],
+    )
+    party_member = forms.BooleanField(label=_("party member"), required=False)
+    veteran = forms.BooleanField(label=_("veteran"), required=False)
+    left_behind_child = forms.BooleanField(label=_("left-behind child"), required=False)
+    chronic_illness = forms.BooleanField(label=_("chronic illness"), required=False)
+
+    def __init__(self, *args, editing: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["id_number"].widget.attrs.update(
+            {"autocomplete": "off", "spellcheck": "false", "inputmode": "text"}
+        )
+        self.fields["phone"].widget.attrs.update({"type": "tel", "autocomplete": "off"})
+        if editing:
+            self.fields["id_number"].required = False
+            self.fields["id_number"].min_length = None
+            self.fields["id_number"].help_text = _(
+                "Leave empty to keep the registered number; fill in only to correct it."
+            )
+            # Full numbers are never pre-filled: showing them is a logged act of its own.
+            self.fields["phone"].help_text = _("Leave empty to keep the registered phone.")
+            self.fields["clear_phone"] = forms.BooleanField(
+                label=_("Remove the registered phone"), required=False
+            )
+
+
+class StatusForm(forms.Form):
+    status = forms.ChoiceField(label=_("status"), choices=RecordStatus.choices)
+
+
+class FinancialRecordForm(forms.Form):
+    category = forms.ChoiceField(label=_("category"), choices=FinanceCategory.choices)
+    kind = forms.ChoiceField(label=_("kind"), choices=FinanceKind.choices)
+    amount = forms.DecimalField(
+        label=_("amount (yuan)"), max_digits=14, decimal_places=2, min_value=0
+    )
+    valid_from = forms.DateField(label=_("from"), widget=DATE)
+    valid_to = forms.DateField(label=_("to"), required=False, widget=DATE)
+    note = forms.CharField(label=_("note"), required=False, max_length=200)
+
+
+class VoidForm(forms.Form):
+    reason = forms.CharField(label=_("Why is this record wrong?"), max_length=200)

@@ -1,0 +1,532 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from linli.core.audit import Audited
+from linli.core.masking import mask_id_number, mask_name, mask_phone
+from linli.core.scoping import ScopedQuerySet
+
+from .idnumbers import InvalidIdNumber, normalise_phone, parse_id_number, phone_problem
+
+ELDERLY_AGE = 60
+
+
+def years_ago(years: int, today: dt.date | None = None) -> dt.date:
+    today = today or timezone.localdate()
+    try:
+        return today.replace(year=today.year - years)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year - years, day=28)
+
+
+class Registration(models.TextChoices):
+    URBAN = "urban", _("Urban")  # 城镇户籍
+    RURAL = "rural", _("Rural")  # 农村户籍
+
+
+class RecordStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    MOVED_OUT = "moved_out", _("Moved out")
+    DECEASED = "deceased", _("Deceased")
+    ARCHIVED = "archived", _("Archived")
+
+
+class Relation(models.TextChoices):
+    HEAD = "head", _("Householder")  # 户主
+    SPOUSE = "spouse", _("Spouse")
+    CHILD = "child", _("Child")
+    CHILD_IN_LAW = "child_in_law", _("Child-in-law")
+    GRANDCHILD = "grandchild", _("Grandchild")
+    PARENT = "parent", _("Parent")
+    GRANDPARENT = "grandparent", _("Grandparent")
+    SIBLING = "sibling", _("Sibling")
+    OTHER = "other", _("Other")
+
+
+class Sex(models.TextChoices):
+    MALE = "M", _("Male")
+    FEMALE = "F", _("Female")
+
+
+class DisabilityCategory(models.TextChoices):
+    VISUAL = "visual", _("Visual")  # 视力
+    HEARING = "hearing", _("Hearing")  # 听力
+    SPEECH = "speech", _("Speech")  # 言语
+    PHYSICAL = "physical", _("Physical")  # 肢体
+    INTELLECTUAL = "intellectual", _("Intellectual")  # 智力
+    MENTAL = "mental", _("Mental")  # 精神
+    MULTIPLE = "multiple", _("Multiple")  # 多重
+
+
+class Tag(models.TextChoices):
+    """Search tags; each maps to a column or a derived condition (see `PersonQuerySet.tagged`)."""
+
+    ELDERLY = "elderly", _("Elderly (60+)")
+    LIVING_ALONE = "living_alone", _("Living alone")  # 独居
+    DISABLED = "disabled", _("Disabled")
+    PARTY_MEMBER = "party_member", _("Party member")
+    VETERAN = "veteran", _("Veteran")
+    LEFT_BEHIND_CHILD = "left_behind_child", _("Left-behind child")  # 留守儿童
+    CHRONIC_ILLNESS = "chronic_illness", _("Chronic illness")
+
+
+class HouseholdQuerySet(ScopedQuerySet):
+    permission_prefix = "people"
+
+    def for_resident(self, actor):
+        return self.filter(members__account=actor)
+
+
+class Household(Audited):
+    """A registered household (户)."""
+
+    number = models.CharField(_("household number"), max_length=32, unique=True)
+    address = models.CharField(_("address"), max_length=200)
+    building = models.ForeignKey(
+        "places.Place",
+        on_delete=models.PROTECT,
+        related_name="households",
+        verbose_name=_("building"),
+    )
+    registration = models.CharField(
+        _("registration"), max_length=8, choices=Registration.choices, default=Registration.URBAN
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=RecordStatus.choices, default=RecordStatus.ACTIVE
+    )
+    place_path = models.CharField(max_length=255, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = HouseholdQuerySet.as_manager()
+
+    audit_fields = ("number", "address", "building", "registration", "status")
+
+    class Meta:
+        verbose_name = _("household")
+        verbose_name_plural = _("households")
+        ordering = ["number"]
+        indexes = [
+            models.Index(
+                fields=["place_path"], name="household_path_idx", opclasses=["varchar_pattern_ops"]
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    def clean(self) -> None:
+        from linli.places.models import PlaceLevel
+
+        if self.building_id and self.building.level != PlaceLevel.BUILDING:
+            raise ValidationError({"building": _("Choose a building, not a larger place.")})
+
+    def save(self, *args, **kwargs) -> None:
+        self.place_path = self.building.path
+        super().save(*args, **kwargs)
+
+
+class PersonQuerySet(ScopedQuerySet):
+    permission_prefix = "people"
+
+    def for_resident(self, actor):
+        return self.filter(household__members__account=actor) | self.filter(account=actor)
+
+    def tagged(self, tag: str, today: dt.date | None = None) -> PersonQuerySet:
+        conditions = {
+            Tag.ELDERLY: Q(birth_date__lte=years_ago(ELDERLY_AGE, today)),
+            Tag.LIVING_ALONE: Q(living_alone=True),
+            Tag.DISABLED: ~Q(disability_category=""),
+            Tag.PARTY_MEMBER: Q(party_member=True),
+            Tag.VETERAN: Q(veteran=True),
+            Tag.LEFT_BEHIND_CHILD: Q(left_behind_child=True),
+            Tag.CHRONIC_ILLNESS: Q(chronic_illness=True),
+        }
+        return self.filter(conditions[Tag(tag)])
+
+    def id_ending(self, digits: str) -> PersonQuerySet:
+        """Last digits of the ID number, served by the index on the reversed number."""
+        return self.filter(id_reversed__startswith=digits.upper()[::-1])
+
+
+class Person(Audited):
+    """A person (人) known to the registry, usually a member of a household."""
+
+    household = models.ForeignKey(
+        Household,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="members",
+        verbose_name=_("household"),
+    )
+    relation = models.CharField(
+        _("relation to householder"), max_length=16, choices=Relation.choices, blank=True
+    )
+    name = models.CharField(_("name"), max_length=50)
+    id_number = models.CharField(_("ID number"), max_length=18, unique=True)
+    # The ID number reversed, so "ends with 1234" is an indexed prefix search.
+    id_reversed = models.CharField(max_length=18, editable=False, db_index=True)
+    birth_date = models.DateField(_("birth date"), editable=False)
+    sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices, editable=False)
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    living_alone = models.BooleanField(_("living alone"), default=False)
+    disability_category = models.CharField(
+        _("disability category"), max_length=16, choices=DisabilityCategory.choices, blank=True
+    )
+    disability_grade = models.PositiveSmallIntegerField(
+        _("disability grade"), null=True, blank=True, choices=[(i, str(i)) for i in range(1, 5)]
+    )
+    party_member = models.BooleanField(_("party member"), default=False)
+    veteran = models.BooleanField(_("veteran"), default=False)
+    left_behind_child = models.BooleanField(_("left-behind child"), default=False)
+    chronic_illness = models.BooleanField(_("chronic illness"), default=False)
+    status = models.CharField(
+        _("status"), max_length=16, choices=RecordStatus.choices, default=RecordStatus.ACTIVE
+    )
+    account = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="person",
+        verbose_name=_("resident account"),
+    )
+    place_path = models.CharField(max_length=255, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PersonQuerySet.as_manager()
+
+    audit_fields = (
+        "household",
+        "relation",
+        "name",
+        "id_number",
+        "phone",
+        "living_alone",
+        "disability_category",
+        "disability_grade",
+        "party_member",
+        "veteran",
+        "left_behind_child",
+        "chronic_illness",
+        "status",
+    )
+    audit_masks = {"id_number": mask_id_number, "phone": mask_phone}
+
+    class Meta:
+        verbose_name = _("person")
+        verbose_name_plural = _("persons")
+        ordering = ["name", "id"]
+        indexes = [
+            # Covers "under this place, name starts with" lists: an index-only scan finds a
+            # page's ids and the count without reading the table (PostgreSQL; SQLite ignores
+            # INCLUDE and the opclasses).
+            models.Index(
+                fields=["place_path", "name"],
+                name="person_path_name_idx",
+                opclasses=["varchar_pattern_ops", "varchar_pattern_ops"],
+                include=["status", "id"],
+            ),
+            models.Index(
+                fields=["name"], name="person_name_idx", opclasses=["varchar_pattern_ops"]
+            ),
+            models.Index(fields=["birth_date"], name="person_birth_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["household"],
+                condition=Q(relation="head", status="active"),
+                name="one_active_head_per_household",
+                violation_error_message=_("This household already has a householder."),
+            ),
+            models.CheckConstraint(
+                condition=(Q(disability_category="") & Q(disability_grade__isnull=True))
+                | (
+                    ~Q(disability_category="") & Q(disability_grade__gte=1, disability_grade__lte=4)
+                ),
+                name="disability_category_has_grade",
+                violation_error_message=_("A disability needs both a category and a grade (1–4)."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def audit_label(self) -> str:
+        return mask_name(self.name)
+
+    @property
+    def id_masked(self) -> str:
+        return mask_id_number(self.id_number)
+
+    @property
+    def phone_masked(self) -> str:
+        return mask_phone(self.phone)
+
+    def age(self, today: dt.date | None = None) -> int:
+        today = today or timezone.localdate()
+        before_birthday = (today.month, today.day) < (self.birth_date.month, self.birth_date.day)
+        return today.year - self.birth_date.year - before_birthday
+
+    @property
+    def is_elderly(self) -> bool:
+        return self.age() >= ELDERLY_AGE
+
+    @property
+    def tags(self) -> list[str]:
+        out = [Tag.ELDERLY] if self.birth_date and self.is_elderly else []
+        out += [
+            tag
+            for tag, on in (
+                (Tag.LIVING_ALONE, self.living_alone),
+                (Tag.DISABLED, bool(self.disability_category)),
+                (Tag.PARTY_MEMBER, self.party_member),
+                (Tag.VETERAN, self.veteran),
+                (Tag.LEFT_BEHIND_CHILD, self.left_behind_child),
+                (Tag.CHRONIC_ILLNESS, self.chronic_illness),
+            )
+            if on
+        ]
+        return out
+
+    def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
+        try:
+            self.id_number, self.birth_date, self.sex = parse_id_number(self.id_number)
+            self.id_reversed = self.id_number[::-1]
+        except InvalidIdNumber as exc:
+            errors["id_number"] = [str(exc)]
+        self.name = (self.name or "").strip()
+        self.phone = normalise_phone(self.phone)
+        problem = phone_problem(self.phone)
+        if problem:
+            errors["phone"] = [problem]
+        if self.household_id and not self.relation:
+            errors["relation"] = [_("Say how this member relates to the householder.")]
+        if self.disability_category and self.disability_grade is None:
+            errors["disability_grade"] = [_("A disability needs a grade from 1 to 4.")]
+        if self.disability_grade is not None and not self.disability_category:
+            errors["disability_category"] = [_("A disability grade needs a category.")]
+        if (
+            self.left_behind_child
+            and self.birth_date
+            and "id_number" not in errors
+            and self.age() >= 16
+        ):
+            errors["left_behind_child"] = [_("Only children under 16 are left-behind children.")]
+        if errors:
+            raise ValidationError(errors)
+
+    def save(self, *args, **kwargs) -> None:
+        self.place_path = self.household.place_path if self.household_id else ""
+        if not self.id_reversed:
+            self.id_reversed = self.id_number[::-1]
+        super().save(*args, **kwargs)
+
+
+class FinanceCategory(models.TextChoices):
+    INCOME = "income", _("Income")
+    ASSET = "asset", _("Asset")
+    EXPENDITURE = "expenditure", _("Rigid expenditure")
+
+
+class FinanceKind(models.TextChoices):
+    WAGE = "wage", _("Wages")  # 工资性收入
+    BUSINESS = "business", _("Business income")  # 经营净收入
+    PROPERTY_INCOME = "property_income", _("Property income")  # 财产净收入
+    TRANSFER = "transfer", _("Transfers and pensions")  # 转移净收入
+    OTHER_INCOME = "other_income", _("Other income")
+    SAVINGS = "savings", _("Savings")  # 存款
+    SECURITIES = "securities", _("Securities")
+    VEHICLE = "vehicle", _("Vehicle")  # 机动车
+    EXTRA_HOUSING = "extra_housing", _("Extra housing")  # 非唯一住房
+    MEDICAL = "medical", _("Medical")  # 医疗
+    EDUCATION = "education", _("Education")  # 教育
+
+
+KINDS_BY_CATEGORY: dict[str, tuple[str, ...]] = {
+    FinanceCategory.INCOME: ("wage", "business", "property_income", "transfer", "other_income"),
+    FinanceCategory.ASSET: ("savings", "securities", "vehicle", "extra_housing"),
+    FinanceCategory.EXPENDITURE: ("medical", "education"),
+}
+
+
+class FinancialRecordQuerySet(ScopedQuerySet):
+    permission_prefix = "people"
+
+    def current(self) -> FinancialRecordQuerySet:
+        return self.filter(voided_at__isnull=True)
+
+    def for_resident(self, actor):
+        return self.filter(household__members__account=actor)
+
+
+class FinancialRecord(Audited):
+    """A dated income, asset or rigid-expenditure fact about one member.
+
+    Income amounts are per month over [valid_from, valid_to]; asset amounts are the value on
+    valid_from; expenditure amounts are the total paid over the period. Records are voided,
+    never deleted: assistance decisions will cite them.
+    """
+
+    person = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="finances", verbose_name=_("person")
+    )
+    household = models.ForeignKey(
+        Household,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="finances",
+        editable=False,
+    )
+    category = models.CharField(_("category"), max_length=16, choices=FinanceCategory.choices)
+    kind = models.CharField(_("kind"), max_length=20, choices=FinanceKind.choices)
+    amount = models.DecimalField(_("amount (yuan)"), max_digits=14, decimal_places=2)
+    valid_from = models.DateField(_("from"))
+    valid_to = models.DateField(_("to"), null=True, blank=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    place_path = models.CharField(max_length=255, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    voided_at = models.DateTimeField(_("voided at"), null=True, blank=True, editable=False)
+    void_reason = models.CharField(_("void reason"), max_length=200, blank=True, editable=False)
+
+    objects = FinancialRecordQuerySet.as_manager()
+
+    audit_fields = (
+        "person",
+        "category",
+        "kind",
+        "amount",
+        "valid_from",
+        "valid_to",
+        "note",
+        "voided_at",
+        "void_reason",
+    )
+
+    class Meta:
+        verbose_name = _("income, asset or expenditure record")
+        verbose_name_plural = _("income, asset and expenditure records")
+        ordering = ["-valid_from", "-id"]
+        indexes = [
+            models.Index(
+                fields=["place_path"], name="finance_path_idx", opclasses=["varchar_pattern_ops"]
+            ),
+            models.Index(fields=["household", "category"], name="finance_household_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gte=0),
+                name="finance_amount_not_negative",
+                violation_error_message=_("An amount cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gte=models.F("valid_from")),
+                name="finance_period_ordered",
+                violation_error_message=_("The end date cannot be before the start date."),
+            ),
+            *[
+                models.CheckConstraint(
+                    condition=~Q(category=category) | Q(kind__in=kinds),
+                    name=f"finance_kind_fits_{category}",
+                    violation_error_message=_("This kind does not belong to that category."),
+                )
+                for category, kinds in KINDS_BY_CATEGORY.items()
+            ],
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount}"
+
+    def audit_label(self) -> str:
+        return f"{mask_name(self.person.name)} · {self.get_kind_display()}"
+
+    def save(self, *args, **kwargs) -> None:
+        self.household_id = self.person.household_id
+        self.place_path = self.person.place_path
+        super().save(*args, **kwargs)
+
+
+class ImportMode(models.TextChoices):
+    ALL_OR_NOTHING = "all_or_nothing", _("Load nothing if any row is bad")
+    GOOD_ROWS = "good_rows", _("Load the good rows, report the bad ones")
+
+
+class ImportStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    VALIDATING = "validating", _("Checking rows")
+    LOADING = "loading", _("Loading")
+    DONE = "done", _("Done")
+    REJECTED = "rejected", _("Rejected: nothing loaded")
+    FAILED = "failed", _("Failed: nothing loaded")
+
+
+class ImportJobQuerySet(ScopedQuerySet):
+    permission_prefix = "people"
+
+    def restrict(self, actor, action="view"):
+        # An import is its uploader's own work; administrators see all.
+        if actor is None or not actor.is_authenticated:
+            return self.none()
+        if actor.sees_everything:
+            return self
+        if not actor.has_perm_code("people.import"):
+            return self.none()
+        return self.filter(created_by=actor)
+
+
+class ImportJob(models.Model):
+    """An Excel import of households and persons (批量导入), run by the worker."""
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("uploaded by"),
+    )
+    created_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
+    file = models.FileField(upload_to="imports/%Y/%m/")
+    original_name = models.CharField(_("file name"), max_length=200)
+    mode = models.CharField(_("mode"), max_length=16, choices=ImportMode.choices)
+    status = models.CharField(
+        _("status"), max_length=16, choices=ImportStatus.choices, default=ImportStatus.QUEUED
+    )
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    households_created = models.PositiveIntegerField(default=0)
+    persons_created = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    # Each: {"sheet", "row", "column", "message"}; every bad row is kept (10,000 is ~1 MB).
+    errors = models.JSONField(default=list, blank=True)
+    failure = models.TextField(blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ImportJobQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+    @property
+    def percent(self) -> int:
+        if self.status in (ImportStatus.DONE, ImportStatus.REJECTED):
+            return 100
+        return int(100 * self.processed_rows / self.total_rows) if self.total_rows else 0
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (ImportStatus.DONE, ImportStatus.REJECTED, ImportStatus.FAILED)

@@ -1,0 +1,134 @@
+"""Reads of the registry, always through the actor's jurisdiction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+
+from linli.core.models import AuditEntry, User
+from linli.places.models import Place
+
+from .models import FinancialRecord, Household, Person, RecordStatus
+
+
+@dataclass(frozen=True)
+class PersonFilter:
+    """What a person search may say. Every field optional; all given ones must hold."""
+
+    place_id: int | None = None
+    name: str = ""
+    id_ending: str = ""
+    address: str = ""
+    tag: str = ""
+    household_id: int | None = None
+    status: str = RecordStatus.ACTIVE
+
+
+@dataclass(frozen=True)
+class HouseholdFilter:
+    place_id: int | None = None
+    number: str = ""
+    address: str = ""
+    registration: str = ""
+    status: str = RecordStatus.ACTIVE
+
+
+def _place_path(actor: User, place_id: int | None) -> str | None:
+    if place_id is None:
+        return None
+    place = Place.objects.filter(pk=place_id).only("path").first()
+    # A place outside the jurisdiction simply narrows to nothing, like a missing one.
+    return place.path if place else "\x00"
+
+
+def person_list(actor: User, f: PersonFilter | None = None) -> QuerySet[Person]:
+    f = f or PersonFilter()
+    qs = Person.objects.restrict(actor)
+    path = _place_path(actor, f.place_id)
+    if path is not None:
+        qs = qs.filter(place_path__under=path)
+    if f.name.strip():
+        qs = qs.filter(name__startswith=f.name.strip())
+    if f.id_ending.strip():
+        qs = qs.id_ending(f.id_ending.strip())
+    if f.address.strip():
+        qs = qs.filter(household__address__contains=f.address.strip())
+    if f.tag:
+        qs = qs.tagged(f.tag)
+    if f.household_id is not None:
+        qs = qs.filter(household_id=f.household_id)
+    if f.status:
+        qs = qs.filter(status=f.status)
+    return qs.select_related("household").order_by("name", "id")
+
+
+def household_list(actor: User, f: HouseholdFilter | None = None) -> QuerySet[Household]:
+    f = f or HouseholdFilter()
+    qs = Household.objects.restrict(actor)
+    path = _place_path(actor, f.place_id)
+    if path is not None:
+        qs = qs.filter(place_path__under=path)
+    if f.number.strip():
+        qs = qs.filter(number__startswith=f.number.strip())
+    if f.address.strip():
+        qs = qs.filter(address__contains=f.address.strip())
+    if f.registration:
+        qs = qs.filter(registration=f.registration)
+    if f.status:
+        qs = qs.filter(status=f.status)
+    return qs.select_related("building").order_by("number")
+
+
+def person_get_for(actor: User, person_id: int) -> Person:
+    return Person.objects.select_related("household", "household__building").get_for(
+        actor, person_id
+    )
+
+
+def household_get_for(actor: User, household_id: int) -> Household:
+    return Household.objects.select_related("building").get_for(actor, household_id)
+
+
+def household_members(actor: User, household: Household) -> QuerySet[Person]:
+    return (
+        Person.objects.restrict(actor)
+        .filter(household=household)
+        .order_by("-relation", "birth_date")
+    )
+
+
+def financial_records_for(actor: User, person: Person, *, include_void: bool = False):
+    qs = FinancialRecord.objects.restrict(actor).filter(person=person)
+    return qs if include_void else qs.current()
+
+
+def history_for(actor: User, instance) -> QuerySet[AuditEntry]:
+    """A record's history, for anyone who may see the record (the caller fetched it scoped)."""
+    return AuditEntry.objects.for_object(instance).select_related("actor")
+
+
+def audit_search(
+    actor: User,
+    *,
+    text: str = "",
+    action: str = "",
+    object_type: str = "",
+    actor_username: str = "",
+    date_from=None,
+    date_to=None,
+) -> QuerySet[AuditEntry]:
+    qs = AuditEntry.objects.restrict(actor)
+    if action:
+        qs = qs.filter(action=action)
+    if object_type:
+        qs = qs.filter(object_type=object_type)
+    if actor_username:
+        qs = qs.filter(actor_label=actor_username)
+    if text:
+        qs = qs.filter(Q(object_label__contains=text) | Q(object_id=text))
+    if date_from:
+        qs = qs.filter(at__date__gte=date_from)
+    if date_to:
+        qs = qs.filter(at__date__lte=date_to)
+    return qs.select_related("actor")

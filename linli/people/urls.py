@@ -1,0 +1,20 @@
+from django.urls import path
+
+from . import views
+
+app_name = "people"
+urlpatterns = [
+    path("persons/", views.persons, name="persons"),
+    path("persons/<int:person_id>/", views.person_detail, name="person_detail"),
+    path("persons/<int:person_id>/edit/", views.person_edit, name="person_edit"),
+    path("persons/<int:person_id>/reveal/", views.person_reveal, name="person_reveal"),
+    path("persons/<int:person_id>/status/", views.person_status, name="person_status"),
+    path("persons/<int:person_id>/finances/", views.finance_new, name="finance_new"),
+    path("finances/<int:record_id>/void/", views.finance_void, name="finance_void"),
+    path("check-id-number/", views.check_id_number, name="check_id_number"),
+    path("households/", views.households, name="households"),
+    path("households/new/", views.household_new, name="household_new"),
+    path("households/<int:household_id>/", views.household_detail, name="household_detail"),
+    path("households/<int:household_id>/edit/", views.household_edit, name="household_edit"),
+    path("households/<int:household_id>/persons/new/", views.person_new, name="person_new"),
+]

@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from linli.api import api
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("places/", include("linli.places.urls")),
+    path("people/", include("linli.people.urls")),
+    path("", include("linli.core.urls")),
+]

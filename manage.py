@@ -1,0 +1,4 @@
+#!/usr/bin/env python
+from linli.cli import main
+
+main()
