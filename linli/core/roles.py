@@ -52,12 +52,16 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         _FIELD_STAFF | {Perm.PEOPLE_IMPORT, Perm.PEOPLE_EXPORT_FULL, Perm.PLACES_CHANGE}
     ),
     Role.COMMAND_OPERATOR: frozenset(
-        {Perm.CASES_VIEW, Perm.PLACES_VIEW, Perm.PEOPLE_VIEW, Perm.PEOPLE_REVEAL,
-         Perm.PEOPLE_EXPORT}
+        {
+            Perm.CASES_VIEW,
+            Perm.PLACES_VIEW,
+            Perm.PEOPLE_VIEW,
+            Perm.PEOPLE_REVEAL,
+            Perm.PEOPLE_EXPORT,
+        }
     ),
     Role.AUDITOR: frozenset(
-        {Perm.CASES_VIEW, Perm.PLACES_VIEW, Perm.PEOPLE_VIEW, Perm.PEOPLE_EXPORT,
-         Perm.AUDIT_VIEW}
+        {Perm.CASES_VIEW, Perm.PLACES_VIEW, Perm.PEOPLE_VIEW, Perm.PEOPLE_EXPORT, Perm.AUDIT_VIEW}
     ),
     Role.ADMIN: frozenset({v for k, v in vars(Perm).items() if k.isupper() and isinstance(v, str)}),
 }

@@ -53,9 +53,7 @@ def _place_summaries(user) -> list[dict]:
             living_alone=Count("id", filter=Q(living_alone=True)),
             disabled=Count("id", filter=~Q(disability_category="")),
         )
-        households = Household.objects.filter(
-            place_path__under=place.path, status="active"
-        ).count()
+        households = Household.objects.filter(place_path__under=place.path, status="active").count()
         summaries.append({"place": place, "households": households, **persons})
     return summaries
 

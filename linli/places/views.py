@@ -127,4 +127,3 @@ def edit(request: HttpRequest, place_id: int) -> HttpResponse:
             }
         )
     return render(request, "places/edit.html", {"place": place, "form": form})
-

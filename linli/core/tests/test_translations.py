@@ -19,8 +19,9 @@ def test_every_message_is_translated():
 def test_compiled_catalogue_matches_the_source():
     po = polib.pofile(str(LOCALE / "django.po"))
     mo = polib.mofile(str(LOCALE / "django.mo"))
-    compiled = {(e.msgctxt, e.msgid): (e.msgstr, tuple(sorted(e.msgstr_plural.items())))
-                for e in mo}
+    compiled = {
+        (e.msgctxt, e.msgid): (e.msgstr, tuple(sorted(e.msgstr_plural.items()))) for e in mo
+    }
     for entry in po:
         if entry.obsolete:
             continue

@@ -91,9 +91,7 @@ def test_reveal_needs_the_role(client, auditor, people):
     assert people.head.id_number not in response.content.decode()
 
 
-def test_person_detail_query_count_is_pinned(
-    client, admin, people, django_assert_max_num_queries
-):
+def test_person_detail_query_count_is_pinned(client, admin, people, django_assert_max_num_queries):
     client.force_login(admin)
     with django_assert_max_num_queries(14):
         assert client.get(reverse("people:person_detail", args=[people.head.id])).status_code == 200
@@ -205,12 +203,22 @@ def test_household_pages_create_edit_and_show_history(client, grid_worker, town,
     assert town.building.code in form and town.other_building.code not in form
     refused = client.post(
         new,
-        {"number": "H9", "address": "x", "registration": "urban", "building": town.other_building.id},
+        {
+            "number": "H9",
+            "address": "x",
+            "registration": "urban",
+            "building": town.other_building.id,
+        },
     )
     assert refused.status_code == 200 and not Household.objects.filter(number="H9").exists()
     client.post(
         new,
-        {"number": "H9", "address": "和平路 9 号", "registration": "rural", "building": town.building.id},
+        {
+            "number": "H9",
+            "address": "和平路 9 号",
+            "registration": "rural",
+            "building": town.building.id,
+        },
     )
     household = Household.objects.get(number="H9")
     client.post(

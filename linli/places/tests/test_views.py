@@ -7,7 +7,9 @@ from django.urls import reverse
 from linli.places.models import Place
 
 
-def test_tree_starts_at_the_users_places_and_opens_by_htmx(client, grid_worker, street_officer, town):
+def test_tree_starts_at_the_users_places_and_opens_by_htmx(
+    client, grid_worker, street_officer, town
+):
     client.force_login(street_officer)
     html = client.get(reverse("places:tree")).content.decode()
     assert town.street.name in html and town.district.name not in html
