@@ -108,6 +108,21 @@ def history_for(actor: User, instance) -> QuerySet[AuditEntry]:
     return AuditEntry.objects.for_object(instance).select_related("actor")
 
 
+def person_history(actor: User, person: Person) -> QuerySet[AuditEntry]:
+    """The person's own entries and those of their income, asset and expenditure records."""
+    record_ids = [
+        str(pk) for pk in FinancialRecord.objects.filter(person=person).values_list("pk", flat=True)
+    ]
+    return (
+        AuditEntry.objects.filter(
+            Q(object_type=person._meta.label_lower, object_id=str(person.pk))
+            | Q(object_type=FinancialRecord._meta.label_lower, object_id__in=record_ids)
+        )
+        .select_related("actor")
+        .order_by("-at", "-id")
+    )
+
+
 def audit_search(
     actor: User,
     *,

@@ -110,7 +110,7 @@ def person_detail(request: HttpRequest, person_id: int) -> HttpResponse:
         if person.household_id
         else [],
         "records": selectors.financial_records_for(user, person, include_void=True),
-        "history": selectors.history_for(user, person)[:50],
+        "history": selectors.person_history(user, person)[:50],
         "can_change": can_change,
         "can_reveal": user.has_perm_code(Perm.PEOPLE_REVEAL),
         "status_form": StatusForm(initial={"status": person.status}) if can_change else None,

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from linli.core.errors import ValidationFailed
+from linli.core.models import AuditEntry
 from linli.core.pages import add_service_errors, redirect_after_save, requires
 from linli.core.roles import Perm
 from linli.core.scoping import PATH_SEPARATOR
@@ -70,6 +71,7 @@ def detail(request: HttpRequest, place_id: int) -> HttpResponse:
         "children": kids,
         "counts": counts,
         "can_change": user.has_perm_code(Perm.PLACES_CHANGE),
+        "history": AuditEntry.objects.for_object(place).select_related("actor")[:50],
         "map_data": (
             {"boundary": place.boundary, "point": [place.lat, place.lng], "children": shapes}
             if place.boundary or shapes or place.lat is not None

@@ -49,6 +49,8 @@ def test_place_form_validates_inline_and_saves_with_audit(client, street_officer
     assert response.status_code == 302
     grid = Place.objects.get(pk=town.grid.pk)
     assert grid.name == "一网格(新)" and grid.lat == 37.4
+    page = client.get(reverse("places:detail", args=[grid.id])).content.decode()
+    assert "<del>" + town.grid.name + "</del>" in page  # history: before → after
 
 
 def test_grid_worker_cannot_edit_places(client, grid_worker, town):
