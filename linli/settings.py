@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "linli.core",
     "linli.places",
     "linli.people",
+    "linli.demo",
 ]
 
 MIDDLEWARE = [
@@ -88,6 +89,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "core.User"
+# SQLite ignores INCLUDE on covering indexes (they serve PostgreSQL); no need to say so each run.
+SILENCED_SYSTEM_CHECKS = ["models.W040"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -120,6 +123,7 @@ WHITENOISE_USE_FINDERS = True
 
 # Uploads: Excel imports are capped here and checked again, with a readable message, in the form.
 LINLI_MAX_UPLOAD_BYTES = int(os.environ.get("LINLI_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024)))
+LINLI_EXPORT_MAX_ROWS = int(os.environ.get("LINLI_EXPORT_MAX_ROWS", "100000"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

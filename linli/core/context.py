@@ -56,6 +56,7 @@ def _nav_items(request) -> list[dict]:
         ("places:tree", _("Places"), Perm.PLACES_VIEW),
         ("people:households", _("Households"), Perm.PEOPLE_VIEW),
         ("people:persons", _("Persons"), Perm.PEOPLE_VIEW),
+        ("people:import_new", _("Import"), Perm.PEOPLE_IMPORT),
         ("audit", _("Audit log"), Perm.AUDIT_VIEW),
     ]
     items = []

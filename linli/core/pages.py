@@ -76,6 +76,19 @@ def list_page(queryset: QuerySet, page: str | int | None, per_page: int = PAGE_S
     return ListPage(items=items, number=number, pages=pages, total=total)
 
 
+def sequence_page(items: list, page: str | int | None, per_page: int = PAGE_SIZE) -> ListPage:
+    """One page of an in-memory list (an import's stored errors, say)."""
+    pages = max(1, math.ceil(len(items) / per_page))
+    try:
+        number = min(max(1, int(page or 1)), pages)
+    except (TypeError, ValueError):
+        number = 1
+    start = (number - 1) * per_page
+    return ListPage(
+        items=items[start : start + per_page], number=number, pages=pages, total=len(items)
+    )
+
+
 def add_service_errors(form: forms.Form, exc: ValidationFailed) -> None:
     """Show a service's refusal next to the fields it names, the rest above the form."""
     placed = False

@@ -7,16 +7,19 @@ in URLs or access logs; GET lists take only non-personal filters.
 import datetime as dt
 from decimal import Decimal
 
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
 from ninja.pagination import paginate
 
 from linli.core.api import ERRORS, Page, actor_of, changes_of
 
-from . import selectors, services
+from . import imports, selectors, services
 from .models import (
     DisabilityCategory,
     FinanceCategory,
     FinanceKind,
+    ImportJob,
+    ImportMode,
+    ImportStatus,
     RecordStatus,
     Registration,
     Relation,
@@ -308,3 +311,50 @@ def financial_record_void(request, record_id: int, payload: VoidIn):
     return services.financial_record_void(
         actor=actor_of(request), record_id=record_id, reason=payload.reason
     )
+
+
+# --- Excel import ------------------------------------------------------------------------------
+
+
+class ImportErrorOut(Schema):
+    sheet: str
+    row: int
+    column: str
+    message: str
+
+
+class ImportJobOut(Schema):
+    id: int
+    original_name: str
+    mode: ImportMode
+    status: ImportStatus
+    total_rows: int
+    processed_rows: int
+    percent: int
+    households_created: int
+    persons_created: int
+    error_count: int
+    failure: str
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
+class ImportJobDetailOut(ImportJobOut):
+    errors: list[ImportErrorOut] = Field(
+        description="The first `errors_limit` problems from `errors_offset`."
+    )
+
+
+@router.post("/imports", response={202: ImportJobOut, **ERRORS})
+def import_create(request, file: File[UploadedFile], mode: Form[ImportMode]):
+    """Queue an Excel import (the template is at /people/import/template.xlsx); poll its job."""
+    job = imports.import_job_create(actor=actor_of(request), upload=file, mode=mode)
+    return Status(202, job)
+
+
+@router.get("/imports/{job_id}", response={200: ImportJobDetailOut, **ERRORS})
+def import_detail(request, job_id: int, errors_offset: int = 0, errors_limit: int = 100):
+    job = ImportJob.objects.get_for(actor_of(request), job_id)
+    start = max(0, errors_offset)
+    job.errors = job.errors[start : start + min(max(errors_limit, 0), 1000)]
+    return job

@@ -11,7 +11,8 @@ from django.utils.translation import gettext_lazy as _
 
 from linli.core.audit import Audited
 from linli.core.masking import mask_id_number, mask_name, mask_phone
-from linli.core.scoping import ScopedQuerySet
+from linli.core.scoping import PATH_SEPARATOR, ScopedQuerySet
+from linli.places.models import PlaceLevel
 
 from .idnumbers import InvalidIdNumber, normalise_phone, parse_id_number, phone_problem
 
@@ -24,6 +25,14 @@ def years_ago(years: int, today: dt.date | None = None) -> dt.date:
         return today.replace(year=today.year - years)
     except ValueError:  # 29 February
         return today.replace(year=today.year - years, day=28)
+
+
+def street_path_of(place_path: str) -> str:
+    """The path of the street (or township) a place path lies in; empty above street level."""
+    parts = place_path.split(PATH_SEPARATOR)[: PlaceLevel.STREET]
+    if len(parts) < PlaceLevel.STREET or not all(parts):
+        return ""
+    return PATH_SEPARATOR.join(parts) + PATH_SEPARATOR
 
 
 class Registration(models.TextChoices):
@@ -200,6 +209,9 @@ class Person(Audited):
         verbose_name=_("resident account"),
     )
     place_path = models.CharField(max_length=255, blank=True, editable=False)
+    # The street's path, repeated so "this street, name starts with" is one tight index range
+    # instead of a walk over the whole street's slice of the place-path index.
+    street_path = models.CharField(max_length=255, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -233,6 +245,12 @@ class Person(Audited):
             models.Index(
                 fields=["place_path", "name"],
                 name="person_path_name_idx",
+                opclasses=["varchar_pattern_ops", "varchar_pattern_ops"],
+                include=["status", "id"],
+            ),
+            models.Index(
+                fields=["street_path", "name"],
+                name="person_street_name_idx",
                 opclasses=["varchar_pattern_ops", "varchar_pattern_ops"],
                 include=["status", "id"],
             ),
@@ -328,6 +346,7 @@ class Person(Audited):
 
     def save(self, *args, **kwargs) -> None:
         self.place_path = self.household.place_path if self.household_id else ""
+        self.street_path = street_path_of(self.place_path)
         if not self.id_reversed:
             self.id_reversed = self.id_number[::-1]
         super().save(*args, **kwargs)
@@ -498,6 +517,8 @@ class ImportJob(models.Model):
     file = models.FileField(upload_to="imports/%Y/%m/")
     original_name = models.CharField(_("file name"), max_length=200)
     mode = models.CharField(_("mode"), max_length=16, choices=ImportMode.choices)
+    # The uploader's language: the worker writes the row errors in it.
+    language = models.CharField(max_length=16, default=settings.LANGUAGE_CODE)
     status = models.CharField(
         _("status"), max_length=16, choices=ImportStatus.choices, default=ImportStatus.QUEUED
     )

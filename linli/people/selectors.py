@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 from linli.core.models import AuditEntry, User
 from linli.places.models import Place
 
-from .models import FinancialRecord, Household, Person, RecordStatus
+from .models import FinancialRecord, Household, Person, RecordStatus, street_path_of
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,14 @@ def person_list(actor: User, f: PersonFilter | None = None) -> QuerySet[Person]:
     f = f or PersonFilter()
     qs = Person.objects.restrict(actor)
     path = _place_path(actor, f.place_id)
+    if path is None and len(actor.scope_paths) == 1 and not actor.sees_everything:
+        path = actor.scope_paths[0]
     if path is not None:
         qs = qs.filter(place_path__under=path)
+        street = street_path_of(path)
+        if street:
+            # Implied by the path; lets the planner use the (street, name) index.
+            qs = qs.filter(street_path=street)
     if f.name.strip():
         qs = qs.filter(name__startswith=f.name.strip())
     if f.id_ending.strip():

@@ -17,7 +17,14 @@ from linli.core.roles import Perm
 from linli.places.models import PlaceLevel
 from linli.places.selectors import place_in_jurisdiction
 
-from .models import FinanceCategory, FinancialRecord, Household, Person, RecordStatus
+from .models import (
+    FinanceCategory,
+    FinancialRecord,
+    Household,
+    Person,
+    RecordStatus,
+    street_path_of,
+)
 
 HOUSEHOLD_FIELDS = ("address", "building_id", "registration")
 PERSON_FIELDS = (
@@ -104,7 +111,9 @@ def household_update(*, actor: User, household_id: int, **changes: Any) -> House
         setattr(household, name, value.strip() if isinstance(value, str) else value)
     audit.save_audited(actor=actor, instance=household, before=before)
     # Members and their records follow the household into its new place.
-    Person.objects.filter(household=household).update(place_path=household.place_path)
+    Person.objects.filter(household=household).update(
+        place_path=household.place_path, street_path=street_path_of(household.place_path)
+    )
     FinancialRecord.objects.filter(household=household).update(place_path=household.place_path)
     return household
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import spreadsheet_views, views
 
 app_name = "people"
 urlpatterns = [
@@ -17,4 +17,13 @@ urlpatterns = [
     path("households/<int:household_id>/", views.household_detail, name="household_detail"),
     path("households/<int:household_id>/edit/", views.household_edit, name="household_edit"),
     path("households/<int:household_id>/persons/new/", views.person_new, name="person_new"),
+]
+
+urlpatterns += [
+    path("import/", spreadsheet_views.import_new, name="import_new"),
+    path("import/template.xlsx", spreadsheet_views.import_template, name="import_template"),
+    path("import/<int:job_id>/", spreadsheet_views.import_detail, name="import_detail"),
+    path("import/<int:job_id>/errors.xlsx", spreadsheet_views.import_errors, name="import_errors"),
+    path("export/persons.xlsx", spreadsheet_views.persons_export, name="persons_export"),
+    path("export/households.xlsx", spreadsheet_views.households_export, name="households_export"),
 ]

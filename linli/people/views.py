@@ -63,7 +63,12 @@ def persons(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         template,
-        {"form": form, "page": page, "can_export": request.user.has_perm_code(Perm.PEOPLE_EXPORT)},
+        {
+            "form": form,
+            "page": page,
+            "can_export": request.user.has_perm_code(Perm.PEOPLE_EXPORT),
+            "can_export_full": request.user.has_perm_code(Perm.PEOPLE_EXPORT_FULL),
+        },
     )
 
 

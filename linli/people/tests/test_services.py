@@ -215,3 +215,22 @@ def test_concurrent_creates_of_one_id_number_store_exactly_one(town, admin):
     assert outcomes.count("created") == 1
     assert sorted(outcomes)[1:] == ["refused:id_number"] * 3
     assert Person.objects.filter(id_number=number).count() == 1
+
+
+def test_street_path_follows_the_household_and_narrows_street_searches(
+    town, admin, street_officer, people
+):
+    from linli.people.models import street_path_of
+    from linli.people.selectors import PersonFilter, person_list
+
+    assert people.head.street_path == town.street.path
+    assert street_path_of(town.district.path) == ""
+    assert street_path_of(town.building.path) == town.street.path
+    services.household_update(
+        actor=admin, household_id=people.household.id, building_id=town.other_building.id
+    )
+    moved = Person.objects.get(pk=people.head.pk)
+    assert moved.street_path == town.other_street.path
+    found = person_list(admin, PersonFilter(place_id=town.other_street.id, name="张"))
+    assert set(found) == {moved, Person.objects.get(pk=people.child.pk)}
+    assert not person_list(street_officer, PersonFilter(name="张")).exists()

@@ -1,0 +1,158 @@
+"""Pages for Excel: the template, uploads with live progress, error reports, exports."""
+
+from __future__ import annotations
+
+import io
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+from openpyxl import Workbook
+
+from linli.core.errors import ValidationFailed
+from linli.core.pages import add_service_errors, redirect_after_save, requires, sequence_page
+from linli.core.roles import Perm
+
+from . import exports, imports, selectors, spreadsheets
+from .forms import HouseholdSearchForm, PersonSearchForm
+from .models import ImportJob, ImportMode
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("Excel file (.xlsx)"),
+        widget=forms.ClearableFileInput(attrs={"accept": ".xlsx," + XLSX}),
+    )
+    mode = forms.ChoiceField(
+        label=_("If some rows are bad"),
+        choices=ImportMode.choices,
+        initial=ImportMode.ALL_OR_NOTHING,
+        widget=forms.RadioSelect,
+    )
+
+
+@requires(Perm.PEOPLE_IMPORT)
+def import_template(request: HttpRequest) -> HttpResponse:
+    return FileResponse(
+        io.BytesIO(spreadsheets.template_workbook()),
+        as_attachment=True,
+        filename="linli-import-template.xlsx",
+        content_type=XLSX,
+    )
+
+
+@requires(Perm.PEOPLE_IMPORT)
+def import_new(request: HttpRequest) -> HttpResponse:
+    form = UploadForm()
+    if request.method == "POST":
+        # Refuse an oversized upload from its declared length, before reading the body.
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if length > settings.LINLI_MAX_UPLOAD_BYTES + 64 * 1024:
+            form = UploadForm(data={"mode": ImportMode.ALL_OR_NOTHING}, files={})
+            form.full_clean()
+            form.errors["file"] = form.error_class([imports.upload_too_large_error(length).message])
+        else:
+            form = UploadForm(request.POST, request.FILES)
+            if form.is_valid():
+                try:
+                    job = imports.import_job_create(
+                        actor=request.user,
+                        upload=form.cleaned_data["file"],
+                        mode=form.cleaned_data["mode"],
+                    )
+                except ValidationFailed as exc:
+                    add_service_errors(form, exc)
+                else:
+                    return redirect_after_save(
+                        request, reverse("people:import_detail", args=[job.pk])
+                    )
+    jobs = ImportJob.objects.restrict(request.user)[:10]
+    return render(request, "people/import_new.html", {"form": form, "jobs": jobs})
+
+
+@login_required  # the job's queryset checks the role: without it, the same 404 as missing
+def import_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+    """The job's progress (polled by htmx until it finishes) and its errors, a page at a time."""
+    job = ImportJob.objects.get_for(request.user, job_id)
+    page = sequence_page(job.errors, request.GET.get("page"))
+    template = (
+        "people/_import_status.html"
+        if request.headers.get("HX-Request") == "true"
+        else "people/import_detail.html"
+    )
+    return render(request, template, {"job": job, "page": page})
+
+
+@login_required  # the job's queryset checks the role: without it, the same 404 as missing
+def import_errors(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = ImportJob.objects.get_for(request.user, job_id)
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(str(_("Errors")))
+    ws.append([str(_("Sheet")), str(_("Row")), str(_("Column")), str(_("Problem"))])
+    for e in job.errors:
+        ws.append([e["sheet"], e["row"], e["column"], e["message"]])
+    out = io.BytesIO()
+    wb.save(out)
+    out.seek(0)
+    return FileResponse(
+        out, as_attachment=True, filename=f"import-{job.pk}-errors.xlsx", content_type=XLSX
+    )
+
+
+def _export_response(name: str, content) -> FileResponse:
+    return FileResponse(content, as_attachment=True, filename=name, content_type=XLSX)
+
+
+@requires(Perm.PEOPLE_EXPORT)
+@require_POST
+def persons_export(request: HttpRequest) -> HttpResponse:
+    """Exports the list the search form shows, POSTed like the search itself."""
+    form = PersonSearchForm(request.POST, actor=request.user)
+    if not form.is_valid():
+        raise ValidationFailed(
+            str(_("Correct the search first.")),
+            details={k: [str(m) for m in v] for k, v in form.errors.items()},
+        )
+    data = form.cleaned_data
+    place = data.get("place")
+    filters = selectors.PersonFilter(
+        place_id=place.pk if place else None,
+        name=data["name"],
+        id_ending=data["id_ending"],
+        address=data["address"],
+        tag=data["tag"],
+        status=data["status"],
+    )
+    name, content = exports.persons_export(
+        actor=request.user, filters=filters, full=request.POST.get("full") == "1"
+    )
+    return _export_response(name, content)
+
+
+@requires(Perm.PEOPLE_EXPORT)
+@require_POST
+def households_export(request: HttpRequest) -> HttpResponse:
+    form = HouseholdSearchForm(request.POST, actor=request.user)
+    if not form.is_valid():
+        raise ValidationFailed(
+            str(_("Correct the search first.")),
+            details={k: [str(m) for m in v] for k, v in form.errors.items()},
+        )
+    data = form.cleaned_data
+    place = data.get("place")
+    filters = selectors.HouseholdFilter(
+        place_id=place.pk if place else None,
+        number=data["number"],
+        address=data["address"],
+        registration=data["registration"],
+        status=data["status"],
+    )
+    name, content = exports.households_export(actor=request.user, filters=filters)
+    return _export_response(name, content)

@@ -1,0 +1,585 @@
+"""The Excel layout of households and persons (批量导入模板), and checking an uploaded file.
+
+One definition of the columns serves the template, the import and the export. Headers are
+written in the active language; on import a header may be in Chinese or English, and choice
+cells may hold either the stored value or its label in either language.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from openpyxl import Workbook, load_workbook
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from linli.core.models import User
+from linli.places.models import Place, PlaceLevel
+
+from .idnumbers import InvalidIdNumber, normalise_phone, parse_id_number, phone_problem
+from .models import (
+    DisabilityCategory,
+    Household,
+    Person,
+    Registration,
+    Relation,
+)
+
+HOUSEHOLDS = "households"
+PERSONS = "persons"
+LANGUAGES = ("zh-hans", "en")
+LEFT_BEHIND_AGE = 16
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: Any  # lazy translation
+    required: bool = False
+    choices: tuple[tuple[str, Any], ...] = ()
+    boolean: bool = False
+    width: int = 14
+
+
+YES_NO = (("1", gettext_lazy("Yes")), ("0", gettext_lazy("No")))
+
+HOUSEHOLD_COLUMNS = (
+    Column("number", gettext_lazy("household number"), required=True),
+    Column("address", gettext_lazy("address"), required=True, width=30),
+    Column("building_code", gettext_lazy("building code"), required=True, width=20),
+    Column("registration", gettext_lazy("registration"), choices=tuple(Registration.choices)),
+)
+PERSON_COLUMNS = (
+    Column("household_number", gettext_lazy("household number"), required=True),
+    Column(
+        "relation",
+        gettext_lazy("relation to householder"),
+        required=True,
+        choices=tuple(Relation.choices),
+    ),
+    Column("name", gettext_lazy("name"), required=True),
+    Column("id_number", gettext_lazy("ID number"), required=True, width=22),
+    Column("phone", gettext_lazy("phone"), width=16),
+    Column("living_alone", gettext_lazy("living alone"), boolean=True),
+    Column(
+        "disability_category",
+        gettext_lazy("disability category"),
+        choices=tuple(DisabilityCategory.choices),
+    ),
+    Column(
+        "disability_grade",
+        gettext_lazy("disability grade"),
+        choices=tuple((str(i), str(i)) for i in range(1, 5)),
+    ),
+    Column("party_member", gettext_lazy("party member"), boolean=True),
+    Column("veteran", gettext_lazy("veteran"), boolean=True),
+    Column("left_behind_child", gettext_lazy("left-behind child"), boolean=True),
+    Column("chronic_illness", gettext_lazy("chronic illness"), boolean=True),
+)
+SHEETS = {HOUSEHOLDS: HOUSEHOLD_COLUMNS, PERSONS: PERSON_COLUMNS}
+
+
+def sheet_title(sheet: str) -> str:
+    return {HOUSEHOLDS: _("Households"), PERSONS: _("Persons")}[sheet]
+
+
+def _in_every_language(text: Any) -> set[str]:
+    out = set()
+    for language in LANGUAGES:
+        with translation.override(language):
+            out.add(str(text).strip().lower())
+    return out
+
+
+def _choice_lookup(column: Column) -> dict[str, str]:
+    """Cell text (value or label, either language, any case) → stored value."""
+    pairs = YES_NO if column.boolean else column.choices
+    lookup = {}
+    for value, label in pairs:
+        lookup[value.lower()] = value
+        for text in _in_every_language(label):
+            lookup[text] = value
+    if column.boolean:
+        lookup.update({"y": "1", "n": "0", "true": "1", "false": "0", "是": "1", "否": "0"})
+    return lookup
+
+
+# --- the template ------------------------------------------------------------------------------
+
+
+def _write_header(ws, columns: tuple[Column, ...]) -> None:
+    ws.append([str(c.label) + (" *" if c.required else "") for c in columns])
+    for index, column in enumerate(columns, start=1):
+        ws.column_dimensions[get_column_letter(index)].width = column.width
+    ws.freeze_panes = "A2"
+
+
+def template_workbook() -> bytes:
+    """An empty workbook to fill in, with choice lists and an instructions sheet."""
+    wb = Workbook()
+    guide = wb.active
+    guide.title = _("Instructions")
+    for line in (
+        _("Fill in the households sheet and the persons sheet; keep the header rows."),
+        _("Columns marked * are required. Every person names the number of their household."),
+        _("A household may be in this file or already registered in your jurisdiction."),
+        _("Building codes are the codes of buildings in your jurisdiction (see Places)."),
+        _("ID numbers: 18 characters, checked by their last character; type them as text."),
+        _("Yes/no columns: Yes or No (empty means No)."),
+        _("You choose on upload: load nothing if any row is bad, or load the good rows."),
+    ):
+        guide.append([line])
+    guide.column_dimensions["A"].width = 90
+    for sheet, columns in SHEETS.items():
+        ws = wb.create_sheet(sheet_title(sheet))
+        _write_header(ws, columns)
+        for index, column in enumerate(columns, start=1):
+            letter = get_column_letter(index)
+            if column.key in ("id_number", "phone", "number", "household_number"):
+                # Text columns: Excel keeps all 18 digits and leading zeros.
+                ws.column_dimensions[letter].number_format = "@"
+            pairs = YES_NO if column.boolean else column.choices
+            if pairs:
+                listed = ",".join(str(label) for _value, label in pairs)
+                validation = DataValidation(type="list", formula1=f'"{listed}"', allow_blank=True)
+                validation.add(f"{letter}2:{letter}100000")
+                ws.add_data_validation(validation)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+# --- reading an upload -------------------------------------------------------------------------
+
+
+class NotAWorkbook(Exception):
+    """The upload cannot be read as an .xlsx workbook; the message says why."""
+
+
+def open_workbook(path: str):
+    """Open read-only, or say plainly why the file is not an Excel workbook."""
+    if not zipfile.is_zipfile(path):
+        raise NotAWorkbook(_("This file is not an Excel workbook (.xlsx). Save it as .xlsx."))
+    try:
+        return load_workbook(path, read_only=True, data_only=True)
+    except Exception:  # openpyxl raises many kinds for a damaged or foreign zip
+        raise NotAWorkbook(
+            _("This file could not be read as an Excel workbook (.xlsx). Save it again as .xlsx.")
+        ) from None
+
+
+def _find_sheet(wb, sheet: str):
+    names = _in_every_language(sheet_title_lazy(sheet)) | {sheet}
+    for ws in wb.worksheets:
+        if ws.title.strip().lower() in names:
+            return ws
+    return None
+
+
+def sheet_title_lazy(sheet: str):
+    return {HOUSEHOLDS: gettext_lazy("Households"), PERSONS: gettext_lazy("Persons")}[sheet]
+
+
+@dataclass
+class RowError:
+    sheet: str
+    row: int
+    column: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sheet": self.sheet,
+            "row": self.row,
+            "column": self.column,
+            "message": self.message,
+        }
+
+
+@dataclass
+class Plan:
+    """What a checked file would load, and everything wrong with it."""
+
+    households: list[dict[str, Any]] = field(default_factory=list)
+    persons: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    rows: int = 0
+    bad_rows: set[tuple[str, int]] = field(default_factory=set)
+
+    def add_error(self, sheet: str, row: int, column: str, message: str) -> None:
+        self.errors.append(RowError(sheet_title(sheet), row, column, message))
+        self.bad_rows.add((sheet, row))
+
+
+def count_rows(wb) -> int:
+    total = 0
+    for sheet in SHEETS:
+        ws = _find_sheet(wb, sheet)
+        if ws is not None and ws.max_row:
+            total += max(0, ws.max_row - 1)
+    return total
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _rows(ws, sheet: str, plan: Plan) -> Iterator[tuple[int, dict[str, str], dict[str, str]]]:
+    """(row number, {key: text}, {key: column reference}) for each non-empty row."""
+    columns = SHEETS[sheet]
+    iterator = ws.iter_rows(values_only=True)
+    header = next(iterator, None) or ()
+    refs = {}
+    for index, column in enumerate(columns):
+        letter = get_column_letter(index + 1)
+        refs[column.key] = f"{letter} ({column.label})"
+        found = _cell_text(header[index] if index < len(header) else None)
+        if found.rstrip(" *").lower() not in _in_every_language(column.label):
+            plan.add_error(
+                sheet,
+                1,
+                refs[column.key],
+                _("This header should read “%(label)s”: use the downloaded template.")
+                % {"label": column.label},
+            )
+    if any(e.row == 1 and e.sheet == sheet_title(sheet) for e in plan.errors):
+        return
+    for number, values in enumerate(iterator, start=2):
+        texts = [_cell_text(v) for v in values[: len(columns)]]
+        if not any(texts):
+            continue
+        texts += [""] * (len(columns) - len(texts))
+        yield number, {c.key: t for c, t in zip(columns, texts, strict=True)}, refs
+
+
+def check_workbook(
+    wb, *, actor: User, progress: Callable[[int], None] | None = None, every: int = 500
+) -> Plan:
+    """Check every row of both sheets; nothing is written. Reports all errors, not the first."""
+    plan = Plan()
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        plan.rows = done
+        if progress and done % every == 0:
+            progress(done)
+
+    households_ws, persons_ws = _find_sheet(wb, HOUSEHOLDS), _find_sheet(wb, PERSONS)
+    if households_ws is None and persons_ws is None:
+        plan.add_error(
+            HOUSEHOLDS,
+            1,
+            "",
+            _("The workbook has neither a households nor a persons sheet: use the template."),
+        )
+        return plan
+    file_households = _check_households(households_ws, actor, plan, tick) if households_ws else {}
+    if persons_ws is not None:
+        _check_persons(persons_ws, actor, plan, tick, file_households)
+    if progress:
+        progress(done)
+    return plan
+
+
+def _required(plan: Plan, sheet: str, row: int, data: dict, refs: dict, columns) -> bool:
+    ok = True
+    for column in columns:
+        if column.required and not data[column.key]:
+            plan.add_error(sheet, row, refs[column.key], _("This cell is required."))
+            ok = False
+    return ok
+
+
+def _choice(plan, sheet, row, refs, column: Column, text: str, lookups: dict) -> str | None:
+    if not text:
+        return "" if not column.boolean else "0"
+    value = lookups[column.key].get(text.lower())
+    if value is None:
+        pairs = YES_NO if column.boolean else column.choices
+        plan.add_error(
+            sheet,
+            row,
+            refs[column.key],
+            _("“%(text)s” is not one of: %(choices)s.")
+            % {"text": text[:40], "choices": ", ".join(str(label) for _v, label in pairs)},
+        )
+    return value
+
+
+def _check_households(ws, actor: User, plan: Plan, tick) -> dict[str, int]:
+    """Returns {household number: row} of the good household rows."""
+    lookups = {c.key: _choice_lookup(c) for c in HOUSEHOLD_COLUMNS if c.choices or c.boolean}
+    buildings = _buildings_in_scope(actor)
+    seen: dict[str, int] = {}
+    candidates: list[tuple[int, dict, dict]] = []
+    for row, data, refs in _rows(ws, HOUSEHOLDS, plan):
+        tick()
+        ok = _required(plan, HOUSEHOLDS, row, data, refs, HOUSEHOLD_COLUMNS)
+        number = data["number"]
+        if number and len(number) > 32:
+            plan.add_error(HOUSEHOLDS, row, refs["number"], _("Use at most 32 characters."))
+            ok = False
+        elif number in seen:
+            plan.add_error(
+                HOUSEHOLDS,
+                row,
+                refs["number"],
+                _("Household number repeated: it is already on row %(row)s.")
+                % {"row": seen[number]},
+            )
+            ok = False
+        elif number:
+            seen[number] = row
+        if len(data["address"]) > 200:
+            plan.add_error(HOUSEHOLDS, row, refs["address"], _("Use at most 200 characters."))
+            ok = False
+        building = buildings(data["building_code"]) if data["building_code"] else None
+        if data["building_code"] and building is None:
+            plan.add_error(
+                HOUSEHOLDS,
+                row,
+                refs["building_code"],
+                _("No building with code %(code)s in your jurisdiction.")
+                % {"code": data["building_code"][:40]},
+            )
+            ok = False
+        registration = _choice(
+            plan,
+            HOUSEHOLDS,
+            row,
+            refs,
+            HOUSEHOLD_COLUMNS[3],
+            data["registration"],
+            lookups,
+        )
+        if registration is None:
+            ok = False
+        if ok:
+            candidates.append(
+                (
+                    row,
+                    refs,
+                    {
+                        "number": number,
+                        "address": data["address"],
+                        "building": building,
+                        "registration": registration or Registration.URBAN,
+                        "row": row,
+                    },
+                )
+            )
+    existing = set(
+        Household.objects.filter(number__in=[c[2]["number"] for c in candidates]).values_list(
+            "number", flat=True
+        )
+    )
+    good: dict[str, int] = {}
+    for row, refs, household in candidates:
+        if household["number"] in existing:
+            plan.add_error(
+                HOUSEHOLDS, row, refs["number"], _("A household with this number already exists.")
+            )
+            continue
+        plan.households.append(household)
+        good[household["number"]] = row
+    return good
+
+
+def _buildings_in_scope(actor: User) -> Callable[[str], Place | None]:
+    """Building code → building, only inside the actor's jurisdiction (outside = unknown)."""
+    from linli.core.scoping import under_any
+
+    qs = Place.objects.filter(level=PlaceLevel.BUILDING)
+    if not actor.sees_everything:
+        qs = qs.filter(under_any(actor.scope_paths, "path"))
+    cache: dict[str, Place | None] = {}
+
+    def lookup(code: str) -> Place | None:
+        if code not in cache:
+            cache[code] = qs.filter(code=code).only("id", "code", "path").first()
+        return cache[code]
+
+    return lookup
+
+
+def _check_persons(ws, actor: User, plan: Plan, tick, file_households: dict[str, int]) -> None:
+    lookups = {c.key: _choice_lookup(c) for c in PERSON_COLUMNS if c.choices or c.boolean}
+    by_key = {c.key: c for c in PERSON_COLUMNS}
+    seen_ids: dict[str, int] = {}
+    heads: dict[str, int] = {}
+    candidates: list[tuple[int, dict, dict]] = []
+    for row, data, refs in _rows(ws, PERSONS, plan):
+        tick()
+        ok = _required(plan, PERSONS, row, data, refs, PERSON_COLUMNS)
+        person: dict[str, Any] = {"row": row, "household_number": data["household_number"]}
+        relation = _choice(plan, PERSONS, row, refs, by_key["relation"], data["relation"], lookups)
+        ok = ok and relation is not None
+        person["relation"] = relation
+        if len(data["name"]) > 50:
+            plan.add_error(PERSONS, row, refs["name"], _("Use at most 50 characters."))
+            ok = False
+        person["name"] = data["name"]
+        if data["id_number"]:
+            try:
+                number, birth, sex = parse_id_number(data["id_number"])
+            except InvalidIdNumber as exc:
+                plan.add_error(PERSONS, row, refs["id_number"], str(exc))
+                ok = False
+            else:
+                if number in seen_ids:
+                    plan.add_error(
+                        PERSONS,
+                        row,
+                        refs["id_number"],
+                        _("This ID number is repeated: it is already on row %(row)s.")
+                        % {"row": seen_ids[number]},
+                    )
+                    ok = False
+                else:
+                    seen_ids[number] = row
+                person.update(id_number=number, birth_date=birth, sex=sex)
+        phone = normalise_phone(data["phone"])
+        problem = phone_problem(phone)
+        if problem:
+            plan.add_error(PERSONS, row, refs["phone"], problem)
+            ok = False
+        person["phone"] = phone
+        for key in (
+            "living_alone",
+            "party_member",
+            "veteran",
+            "left_behind_child",
+            "chronic_illness",
+        ):
+            value = _choice(plan, PERSONS, row, refs, by_key[key], data[key], lookups)
+            ok = ok and value is not None
+            person[key] = value == "1"
+        category = _choice(
+            plan,
+            PERSONS,
+            row,
+            refs,
+            by_key["disability_category"],
+            data["disability_category"],
+            lookups,
+        )
+        grade = _choice(
+            plan,
+            PERSONS,
+            row,
+            refs,
+            by_key["disability_grade"],
+            data["disability_grade"],
+            lookups,
+        )
+        if category is None or grade is None:
+            ok = False
+        elif bool(category) != bool(grade):
+            missing = "disability_grade" if category else "disability_category"
+            plan.add_error(
+                PERSONS,
+                row,
+                refs[missing],
+                _("A disability needs both a category and a grade (1–4)."),
+            )
+            ok = False
+        person["disability_category"] = category or ""
+        person["disability_grade"] = int(grade) if grade else None
+        if person["left_behind_child"] and "birth_date" in person:
+            today = dt.date.today()
+            birth = person["birth_date"]
+            age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+            if age >= LEFT_BEHIND_AGE:
+                plan.add_error(
+                    PERSONS,
+                    row,
+                    refs["left_behind_child"],
+                    _("Only children under 16 are left-behind children."),
+                )
+                ok = False
+        number = data["household_number"]
+        if relation == Relation.HEAD and number:
+            if number in heads:
+                plan.add_error(
+                    PERSONS,
+                    row,
+                    refs["relation"],
+                    _("This household already has a householder on row %(row)s.")
+                    % {"row": heads[number]},
+                )
+                ok = False
+            else:
+                heads[number] = row
+        if ok:
+            candidates.append((row, refs, person))
+    _check_against_database(actor, plan, candidates, file_households)
+
+
+def _check_against_database(actor, plan, candidates, file_households) -> None:
+    """Duplicates already registered, and households neither in the file nor in scope."""
+    numbers = {p["household_number"] for _r, _refs, p in candidates} - set(file_households)
+    existing = {
+        h.number: h for h in Household.objects.restrict(actor, "change").filter(number__in=numbers)
+    }
+    existing_heads = set(
+        Person.objects.filter(
+            household__in=existing.values(), relation=Relation.HEAD, status="active"
+        ).values_list("household__number", flat=True)
+    )
+    ids = [p["id_number"] for _r, _refs, p in candidates]
+    registered: set[str] = set()
+    for start in range(0, len(ids), 2000):
+        registered |= set(
+            Person.objects.filter(id_number__in=ids[start : start + 2000]).values_list(
+                "id_number", flat=True
+            )
+        )
+    known_numbers = set(file_households) | set(existing)
+    for row, refs, person in candidates:
+        number = person["household_number"]
+        ok = True
+        if person["id_number"] in registered:
+            plan.add_error(
+                PERSONS,
+                row,
+                refs["id_number"],
+                _("A person with this ID number is already registered."),
+            )
+            ok = False
+        if number not in known_numbers:
+            plan.add_error(
+                PERSONS,
+                row,
+                refs["household_number"],
+                _(
+                    "Household %(number)s is neither a good row of the households sheet nor "
+                    "registered in your jurisdiction."
+                )
+                % {"number": number[:32]},
+            )
+            ok = False
+        elif number in existing:
+            person["household"] = existing[number]
+            if person["relation"] == Relation.HEAD and number in existing_heads:
+                plan.add_error(
+                    PERSONS, row, refs["relation"], _("This household already has a householder.")
+                )
+                ok = False
+        if ok:
+            plan.persons.append(person)
