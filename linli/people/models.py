@@ -248,11 +248,13 @@ class Person(Audited):
                 opclasses=["varchar_pattern_ops", "varchar_pattern_ops"],
                 include=["status", "id"],
             ),
+            # The same for a street, the commonest search scope: the range is exactly the
+            # matches, and the jurisdiction check on place_path is answered from the index too.
             models.Index(
                 fields=["street_path", "name"],
                 name="person_street_name_idx",
                 opclasses=["varchar_pattern_ops", "varchar_pattern_ops"],
-                include=["status", "id"],
+                include=["place_path", "status", "id"],
             ),
             models.Index(
                 fields=["name"], name="person_name_idx", opclasses=["varchar_pattern_ops"]

@@ -5,22 +5,18 @@ from django.db import migrations, models
 
 
 def fill_street_paths(apps, schema_editor):
-    """One UPDATE per building path: existing rows get the street their place lies in."""
-
-    def street_path_of(path):
-        parts = path.split("/")[:3]
-        return "/".join(parts) + "/" if len(parts) == 3 and all(parts) else ""
-
+    """One UPDATE per street: existing rows get the street their place lies in."""
+    Place = apps.get_model("places", "Place")
     Person = apps.get_model("people", "Person")
-    paths = Person.objects.exclude(place_path="").values_list("place_path", flat=True).distinct()
-    for path in list(paths):
-        Person.objects.filter(place_path=path).update(street_path=street_path_of(path))
+    for path in Place.objects.filter(level=3).values_list("path", flat=True):  # 3: street
+        Person.objects.filter(place_path__startswith=path).update(street_path=path)
 
 
 class Migration(migrations.Migration):
 
     dependencies = [
         ('people', '0002_person_list_covering_index'),
+        ('places', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -33,6 +29,6 @@ class Migration(migrations.Migration):
         migrations.RunPython(fill_street_paths, migrations.RunPython.noop),
         migrations.AddIndex(
             model_name='person',
-            index=models.Index(fields=['street_path', 'name'], include=('status', 'id'), name='person_street_name_idx', opclasses=['varchar_pattern_ops', 'varchar_pattern_ops']),
+            index=models.Index(fields=['street_path', 'name'], include=('place_path', 'status', 'id'), name='person_street_name_idx', opclasses=['varchar_pattern_ops', 'varchar_pattern_ops']),
         ),
     ]

@@ -234,3 +234,17 @@ def test_street_path_follows_the_household_and_narrows_street_searches(
     found = person_list(admin, PersonFilter(place_id=town.other_street.id, name="张"))
     assert set(found) == {moved, Person.objects.get(pk=people.child.pk)}
     assert not person_list(street_officer, PersonFilter(name="张")).exists()
+
+
+def test_the_street_path_migration_fills_existing_rows(town, people):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    Person.objects.update(street_path="")
+    migration = import_module("linli.people.migrations.0003_person_street_path")
+    migration.fill_street_paths(apps, None)
+    assert set(Person.objects.values_list("street_path", flat=True)) == {
+        town.street.path,
+        town.other_street.path,
+    }
