@@ -248,6 +248,20 @@ def test_an_oversized_upload_is_refused_before_it_is_read(client, town, importer
         imports.import_job_create(actor=importer, upload=upload(content), mode="good_rows")
 
 
+def test_a_100_mb_upload_is_refused_from_its_declared_length(client, town, importer):
+    """The body is never read: the declared length alone gets the clear refusal."""
+    client.force_login(importer)
+    response = client.post(
+        reverse("people:import_new"),
+        {"file": SimpleUploadedFile("huge.xlsx", b"PK"), "mode": "good_rows"},
+        headers={"Accept-Language": "en"},
+        CONTENT_LENGTH=str(100 * 1024 * 1024),
+    )
+    body = response.content.decode()
+    assert response.status_code == 200 and "The file is 100.0 MB" in body
+    assert not ImportJob.objects.exists()
+
+
 def test_only_importers_import_and_jobs_are_private(
     client, town, importer, other_importer, grid_worker, django_capture_on_commit_callbacks
 ):
