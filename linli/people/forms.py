@@ -17,6 +17,7 @@ from .models import (
     Relation,
     Tag,
 )
+from .selectors import HouseholdFilter, PersonFilter
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -59,6 +60,18 @@ class PersonSearchForm(forms.Form):
             required=False,
         )
 
+    def to_filter(self) -> PersonFilter:
+        data = self.cleaned_data
+        place = data.get("place")
+        return PersonFilter(
+            place_id=place.pk if place else None,
+            name=data["name"],
+            id_ending=data["id_ending"],
+            address=data["address"],
+            tag=data["tag"],
+            status=data["status"],
+        )
+
 
 class HouseholdSearchForm(forms.Form):
     number = forms.CharField(label=_("Household number starts with"), required=False, max_length=32)
@@ -80,6 +93,17 @@ class HouseholdSearchForm(forms.Form):
             levels=(PlaceLevel.DISTRICT, PlaceLevel.STREET, PlaceLevel.COMMUNITY, PlaceLevel.GRID),
             label=_("Place"),
             required=False,
+        )
+
+    def to_filter(self) -> HouseholdFilter:
+        data = self.cleaned_data
+        place = data.get("place")
+        return HouseholdFilter(
+            place_id=place.pk if place else None,
+            number=data["number"],
+            address=data["address"],
+            registration=data["registration"],
+            status=data["status"],
         )
 
 

@@ -18,7 +18,7 @@ from linli.core.errors import ValidationFailed
 from linli.core.pages import add_service_errors, redirect_after_save, requires, sequence_page
 from linli.core.roles import Perm
 
-from . import exports, imports, selectors, spreadsheets
+from . import exports, imports, spreadsheets
 from .forms import HouseholdSearchForm, PersonSearchForm
 from .models import ImportJob, ImportMode
 
@@ -110,28 +110,22 @@ def _export_response(name: str, content) -> FileResponse:
     return FileResponse(content, as_attachment=True, filename=name, content_type=XLSX)
 
 
-@requires(Perm.PEOPLE_EXPORT)
-@require_POST
-def persons_export(request: HttpRequest) -> HttpResponse:
-    """Exports the list the search form shows, POSTed like the search itself."""
-    form = PersonSearchForm(request.POST, actor=request.user)
+def _valid_search(form) -> None:
     if not form.is_valid():
         raise ValidationFailed(
             str(_("Correct the search first.")),
             details={k: [str(m) for m in v] for k, v in form.errors.items()},
         )
-    data = form.cleaned_data
-    place = data.get("place")
-    filters = selectors.PersonFilter(
-        place_id=place.pk if place else None,
-        name=data["name"],
-        id_ending=data["id_ending"],
-        address=data["address"],
-        tag=data["tag"],
-        status=data["status"],
-    )
+
+
+@requires(Perm.PEOPLE_EXPORT)
+@require_POST
+def persons_export(request: HttpRequest) -> HttpResponse:
+    """Exports the list the search form shows, POSTed like the search itself."""
+    form = PersonSearchForm(request.POST, actor=request.user)
+    _valid_search(form)
     name, content = exports.persons_export(
-        actor=request.user, filters=filters, full=request.POST.get("full") == "1"
+        actor=request.user, filters=form.to_filter(), full=request.POST.get("full") == "1"
     )
     return _export_response(name, content)
 
@@ -140,19 +134,6 @@ def persons_export(request: HttpRequest) -> HttpResponse:
 @require_POST
 def households_export(request: HttpRequest) -> HttpResponse:
     form = HouseholdSearchForm(request.POST, actor=request.user)
-    if not form.is_valid():
-        raise ValidationFailed(
-            str(_("Correct the search first.")),
-            details={k: [str(m) for m in v] for k, v in form.errors.items()},
-        )
-    data = form.cleaned_data
-    place = data.get("place")
-    filters = selectors.HouseholdFilter(
-        place_id=place.pk if place else None,
-        number=data["number"],
-        address=data["address"],
-        registration=data["registration"],
-        status=data["status"],
-    )
-    name, content = exports.households_export(actor=request.user, filters=filters)
+    _valid_search(form)
+    name, content = exports.households_export(actor=request.user, filters=form.to_filter())
     return _export_response(name, content)

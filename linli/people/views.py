@@ -48,17 +48,8 @@ def persons(request: HttpRequest) -> HttpResponse:
     if not form.is_bound:
         page = list_page(selectors.person_list(request.user), None)
     elif form.is_valid():
-        data = form.cleaned_data
-        place = data.get("place")
-        f = selectors.PersonFilter(
-            place_id=place.pk if place else None,
-            name=data["name"],
-            id_ending=data["id_ending"],
-            address=data["address"],
-            tag=data["tag"],
-            status=data["status"],
-        )
-        page = list_page(selectors.person_list(request.user, f), request.POST.get("page"))
+        found = selectors.person_list(request.user, form.to_filter())
+        page = list_page(found, request.POST.get("page"))
     template = "people/_person_results.html" if is_htmx(request) else "people/persons.html"
     return render(
         request,
@@ -81,16 +72,8 @@ def households(request: HttpRequest) -> HttpResponse:
     if not form.is_bound:
         page = list_page(selectors.household_list(request.user), None)
     elif form.is_valid():
-        data = form.cleaned_data
-        place = data.get("place")
-        f = selectors.HouseholdFilter(
-            place_id=place.pk if place else None,
-            number=data["number"],
-            address=data["address"],
-            registration=data["registration"],
-            status=data["status"],
-        )
-        page = list_page(selectors.household_list(request.user, f), request.POST.get("page"))
+        found = selectors.household_list(request.user, form.to_filter())
+        page = list_page(found, request.POST.get("page"))
     template = "people/_household_results.html" if is_htmx(request) else "people/households.html"
     return render(
         request,
