@@ -27,6 +27,7 @@ demo: install
 	@echo "Starting web server on http://$(HOST):$(PORT)/ and the task worker (Ctrl-C stops both)."
 	@trap 'kill 0' INT TERM EXIT; \
 	  $(BIN)/linli db_worker --interval 1 & \
+	  $(BIN)/linli run_periodic_jobs --loop 60 & \
 	  $(BIN)/linli runserver --noreload $(HOST):$(PORT)
 
 test: install-dev

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "linli.core",
     "linli.places",
     "linli.people",
+    "linli.cases",
     "linli.demo",
 ]
 

@@ -31,6 +31,14 @@ class Perm:
     PEOPLE_EXPORT_FULL = "people.export_full"  # unmasked export, logged
     AUDIT_VIEW = "audit.view"  # search the whole audit log of the jurisdiction
     CASES_VIEW = "cases.view"
+    CASES_REPORT = "cases.report"  # file a report (residents too; staff for callers, patrols)
+    CASES_REGISTER = "cases.register"  # register, reject, merge duplicates
+    CASES_DISPATCH = "cases.dispatch"
+    CASES_HANDLE = "cases.handle"  # take on, report handled, report in to a whistle
+    CASES_VERIFY = "cases.verify"
+    CASES_CLOSE = "cases.close"
+    CASES_ESCALATE = "cases.escalate"
+    CASES_WHISTLE = "cases.whistle"  # district command centre: summon departments
 
 
 _FIELD_STAFF = {
@@ -42,18 +50,40 @@ _FIELD_STAFF = {
     Perm.PEOPLE_EXPORT,
 }
 
+# The case loop at the tier a field worker holds (小事不出网格): register, dispatch, handle, close.
+_CASE_LOOP = {
+    Perm.CASES_REPORT,
+    Perm.CASES_REGISTER,
+    Perm.CASES_DISPATCH,
+    Perm.CASES_HANDLE,
+    Perm.CASES_VERIFY,
+    Perm.CASES_CLOSE,
+    Perm.CASES_ESCALATE,
+}
+
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    Role.RESIDENT: frozenset(),
-    Role.GRID_WORKER: frozenset(_FIELD_STAFF),
-    Role.COMMUNITY_WORKER: frozenset(_FIELD_STAFF | {Perm.PEOPLE_IMPORT}),
-    Role.STREET_OFFICER: frozenset(_FIELD_STAFF | {Perm.PEOPLE_IMPORT, Perm.PLACES_CHANGE}),
-    Role.DEPARTMENT_HANDLER: frozenset({Perm.PLACES_VIEW}),
+    Role.RESIDENT: frozenset({Perm.CASES_REPORT}),
+    Role.GRID_WORKER: frozenset(_FIELD_STAFF | _CASE_LOOP),
+    Role.COMMUNITY_WORKER: frozenset(_FIELD_STAFF | _CASE_LOOP | {Perm.PEOPLE_IMPORT}),
+    Role.STREET_OFFICER: frozenset(
+        _FIELD_STAFF | _CASE_LOOP | {Perm.PEOPLE_IMPORT, Perm.PLACES_CHANGE}
+    ),
+    Role.DEPARTMENT_HANDLER: frozenset(
+        {Perm.PLACES_VIEW, Perm.CASES_VIEW, Perm.CASES_HANDLE, Perm.CASES_ESCALATE}
+    ),
     Role.CIVIL_AFFAIRS: frozenset(
-        _FIELD_STAFF | {Perm.PEOPLE_IMPORT, Perm.PEOPLE_EXPORT_FULL, Perm.PLACES_CHANGE}
+        _FIELD_STAFF
+        | {Perm.PEOPLE_IMPORT, Perm.PEOPLE_EXPORT_FULL, Perm.PLACES_CHANGE, Perm.CASES_REPORT}
     ),
     Role.COMMAND_OPERATOR: frozenset(
         {
             Perm.CASES_VIEW,
+            Perm.CASES_REPORT,
+            Perm.CASES_REGISTER,
+            Perm.CASES_DISPATCH,
+            Perm.CASES_VERIFY,
+            Perm.CASES_CLOSE,
+            Perm.CASES_WHISTLE,
             Perm.PLACES_VIEW,
             Perm.PEOPLE_VIEW,
             Perm.PEOPLE_REVEAL,

@@ -5,14 +5,20 @@ in URLs or access logs; GET lists take only non-personal filters.
 """
 
 import datetime as dt
+import io
 from decimal import Decimal
 
+from django.conf import settings
+from django.http import FileResponse
+from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
 from ninja.pagination import paginate
 
 from linli.core.api import ERRORS, Page, actor_of, changes_of
+from linli.core.errors import PermissionDenied, ValidationFailed
+from linli.core.roles import Perm
 
-from . import imports, selectors, services
+from . import exports, imports, selectors, services, spreadsheets
 from .models import (
     DisabilityCategory,
     FinanceCategory,
@@ -25,6 +31,7 @@ from .models import (
     Relation,
     Tag,
 )
+from .spreadsheet_views import XLSX
 
 router = Router(tags=["people"])
 
@@ -346,9 +353,20 @@ class ImportJobDetailOut(ImportJobOut):
 
 
 @router.post("/imports", response={202: ImportJobOut, **ERRORS})
-def import_create(request, file: File[UploadedFile], mode: Form[ImportMode]):
-    """Queue an Excel import (the template is at /people/import/template.xlsx); poll its job."""
-    job = imports.import_job_create(actor=actor_of(request), upload=file, mode=mode)
+def import_create(
+    request,
+    # Both optional here: an oversized body is not parsed at all, and the size is the message.
+    mode: Form[ImportMode | None] = None,
+    file: File[UploadedFile | None] = None,
+):
+    """Queue an Excel import (template: GET /people/import-template); poll its job."""
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if length > settings.LINLI_MAX_UPLOAD_BYTES + 64 * 1024:
+        # The body was not received (see core/uploads.py): say why, not "file missing".
+        raise imports.upload_too_large_error(length)
+    if file is None:
+        raise ValidationFailed(_("Attach the Excel file."), details={"file": [_("Required.")]})
+    job = imports.import_job_create(actor=actor_of(request), upload=file, mode=mode or "")
     return Status(202, job)
 
 
@@ -358,3 +376,53 @@ def import_detail(request, job_id: int, errors_offset: int = 0, errors_limit: in
     start = max(0, errors_offset)
     job.errors = job.errors[start : start + min(max(errors_limit, 0), 1000)]
     return job
+
+
+# --- Excel template and exports ----------------------------------------------------------------
+# Paths outside /persons/ and /imports/: there an untyped `{*_id}` segment would take them.
+
+_XLSX_RESPONSE = {
+    "responses": {
+        200: {
+            "description": "An .xlsx workbook",
+            "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    }
+}
+
+
+class PersonExportIn(PersonSearch):
+    full: bool = Field(
+        False, description="Unmasked ID numbers and phones: role people.export_full; logged."
+    )
+
+
+@router.get("/import-template", response=ERRORS, openapi_extra=_XLSX_RESPONSE)
+def import_template(request):
+    """The empty import workbook, headers in the `Accept-Language` language."""
+    if not actor_of(request).has_perm_code(Perm.PEOPLE_IMPORT):
+        raise PermissionDenied()
+    return FileResponse(
+        io.BytesIO(spreadsheets.template_workbook()),
+        as_attachment=True,
+        filename="linli-import-template.xlsx",
+        content_type=XLSX,
+    )
+
+
+@router.post("/exports/persons", response=ERRORS, openapi_extra=_XLSX_RESPONSE)
+def person_export(request, payload: PersonExportIn):
+    """The persons the search selects, masked unless `full`; every export is audited."""
+    name, content = exports.persons_export(
+        actor=actor_of(request), filters=_person_filter(payload), full=payload.full
+    )
+    return FileResponse(content, as_attachment=True, filename=name, content_type=XLSX)
+
+
+@router.post("/exports/households", response=ERRORS, openapi_extra=_XLSX_RESPONSE)
+def household_export(request, payload: HouseholdSearch):
+    """The households the search selects; every export is audited."""
+    name, content = exports.households_export(
+        actor=actor_of(request), filters=_household_filter(payload)
+    )
+    return FileResponse(content, as_attachment=True, filename=name, content_type=XLSX)

@@ -351,3 +351,19 @@ def test_the_api_queues_an_import_and_reports_progress_and_errors(
         headers=headers,
     )
     assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "file"
+
+
+@override_settings(LINLI_MAX_UPLOAD_BYTES=1024)
+def test_the_api_refuses_an_oversized_upload_with_the_size_message(client, town, importer):
+    from linli.core.services import api_token_issue
+
+    _, key = api_token_issue(actor=None, user=importer, name="bulk")
+    response = client.post(
+        "/api/v1/people/imports",
+        {"file": upload(b"PK" + b"\0" * 200_000), "mode": "good_rows"},
+        headers={"Authorization": f"Bearer {key}", "Accept-Language": "en"},
+    )
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert error["field"] == "file" and "the largest accepted is 0 MB" in error["message"]
+    assert not ImportJob.objects.exists()

@@ -1,0 +1,123 @@
+"""Reads of cases, always through the actor's jurisdiction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Prefetch, Q, QuerySet
+
+from linli.core.models import User
+
+from .models import TIMED_STATES, Case, CaseEvent, CaseState, Category, WarningLevel
+
+EARTH_RADIUS_M = 6_371_000
+
+
+def case_get(*, actor: User, case_id: Any) -> Case:
+    return Case.objects.select_related("category__parent", "grid", "department", "handler").get_for(
+        actor, case_id
+    )
+
+
+def case_timeline(*, actor: User, case_id: Any) -> QuerySet[CaseEvent]:
+    case = Case.objects.get_for(actor, case_id)
+    return CaseEvent.objects.filter(case=case).select_related("actor").order_by("at", "id")
+
+
+@dataclass
+class CaseFilter:
+    states: tuple[str, ...] = ()
+    warning: int | None = None  # at least this warning level
+    category_id: int | None = None
+    department_id: int | None = None
+    place_path: str = ""  # under this place
+
+
+def case_list(*, actor: User, filters: CaseFilter | None = None) -> QuerySet[Case]:
+    f = filters or CaseFilter()
+    qs = Case.objects.restrict(actor).select_related("category", "grid", "department", "handler")
+    if f.states:
+        qs = qs.filter(state__in=f.states)
+    if f.warning is not None:
+        qs = qs.filter(warning__gte=f.warning)
+    if f.category_id is not None:
+        qs = qs.filter(Q(category_id=f.category_id) | Q(category__parent_id=f.category_id))
+    if f.department_id is not None:
+        qs = qs.filter(department_id=f.department_id)
+    if f.place_path:
+        qs = qs.filter(place_path__under=f.place_path)
+    return qs.order_by("-warning", "stage_deadline", "-id")
+
+
+def handler_inbox(*, actor: User) -> QuerySet[Case]:
+    """Cases waiting for this person: dispatched to them, or to their department and not yet
+    taken on by anyone, or in their hands."""
+    departments = actor.departments.values("pk")
+    return (
+        Case.objects.restrict(actor)
+        .filter(
+            Q(handler=actor, state__in=(CaseState.DISPATCHED, CaseState.IN_HAND))
+            | Q(department__in=departments, handler__isnull=True, state=CaseState.DISPATCHED)
+        )
+        .select_related("category", "grid")
+        .order_by("-warning", "stage_deadline")
+    )
+
+
+def overdue_queue(*, actor: User) -> QuerySet[Case]:
+    """Open cases already red, for the command-centre board."""
+    return case_list(actor=actor, filters=CaseFilter(states=TIMED_STATES, warning=WarningLevel.RED))
+
+
+def category_tree() -> QuerySet[Category]:
+    """Active major classes with their active minor classes (for the report form)."""
+    minors = Category.objects.filter(is_active=True).select_related("department")
+    return (
+        Category.objects.filter(parent__isnull=True, is_active=True)
+        .prefetch_related(Prefetch("minors", queryset=minors))
+        .order_by("code")
+    )
+
+
+def metres_between(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    """Great-circle distance (haversine)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lng2 - lng1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
+
+
+def case_duplicate_candidates(*, actor: User, case_id: Any) -> list[Case]:
+    """Open cases of the same category within LINLI_DUPLICATE_METRES and reported within
+    LINLI_DUPLICATE_HOURS of this one, nearest first (each with `.distance_m`): offered for
+    merging before registration."""
+    case = Case.objects.get_for(actor, case_id)
+    if case.lat is None or case.lng is None:
+        return []
+    metres = settings.LINLI_DUPLICATE_METRES
+    window = dt.timedelta(hours=settings.LINLI_DUPLICATE_HOURS)
+    # A bounding box the index can use, then the exact distance.
+    dlat = math.degrees(metres / EARTH_RADIUS_M)
+    dlng = dlat / max(math.cos(math.radians(case.lat)), 0.01)
+    candidates = (
+        Case.objects.restrict(actor)
+        .filter(
+            state__in=TIMED_STATES,
+            category_id=case.category_id,
+            reported_at__gte=case.reported_at - window,
+            reported_at__lte=case.reported_at + window,
+            lat__range=(case.lat - dlat, case.lat + dlat),
+            lng__range=(case.lng - dlng, case.lng + dlng),
+        )
+        .exclude(pk=case.pk)
+    )
+    out = []
+    for other in candidates:
+        other.distance_m = metres_between(case.lat, case.lng, other.lat, other.lng)
+        if other.distance_m <= metres:
+            out.append(other)
+    return sorted(out, key=lambda c: (c.distance_m, c.reported_at))

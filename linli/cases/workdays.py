@@ -1,0 +1,148 @@
+"""Working-time arithmetic on the calendar held as data (工作日历).
+
+A stage limit is a number of working hours. Working hours run 09:00–17:00 (8 a day) on working
+days, in the project's time zone (settings.TIME_ZONE). A day is a working day unless a
+`CalendarDay` row says otherwise (public holidays off, make-up weekend days 调休 on); without a
+row, Monday–Friday work. Categories marked round-the-clock count clock hours instead.
+
+The yellow warning of a stage starts when 80 % of its time has passed (WARN_FRACTION): late
+enough not to cry wolf on short stages, early enough to leave a working day on long ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Mapping
+from decimal import Decimal
+
+from django.utils import timezone
+
+WORKDAY_START = dt.time(9, 0)
+WORKDAY_END = dt.time(17, 0)
+WARN_FRACTION = Decimal("0.8")
+# Beyond the longest limit a category can hold (9999.99 working hours, some 1,800 days).
+MAX_DAYS = 2000
+# How long a process trusts its cached calendar before checking the table for changes.
+CACHE_SECONDS = 60.0
+
+
+def to_seconds(hours: Decimal | float | int) -> int:
+    """Whole seconds; limits are stored with two decimals, so this is exact."""
+    seconds = Decimal(str(hours)) * 3600
+    if seconds < 0:
+        raise ValueError("a time limit cannot be negative")
+    return int(seconds.to_integral_value())
+
+
+class WorkCalendar:
+    """Working days and working hours, from a {date: is_workday} map of exceptions."""
+
+    def __init__(self, overrides: Mapping[dt.date, bool]) -> None:
+        self.overrides = dict(overrides)
+        self.tz = timezone.get_default_timezone()
+
+    def is_workday(self, day: dt.date) -> bool:
+        override = self.overrides.get(day)
+        if override is not None:
+            return override
+        return day.weekday() < 5
+
+    def _local(self, moment: dt.datetime) -> dt.datetime:
+        return timezone.localtime(moment, self.tz).replace(tzinfo=None)
+
+    def _aware(self, naive: dt.datetime) -> dt.datetime:
+        return timezone.make_aware(naive, self.tz)
+
+    def add_working_seconds(self, start: dt.datetime, seconds: int) -> dt.datetime:
+        """The moment `seconds` of working time after `start` (aware in, aware out).
+
+        With seconds > 0 the result lies inside working hours of a working day, 17:00 included;
+        with 0 it is the first working moment at or after `start`.
+        """
+        remaining = dt.timedelta(seconds=seconds)
+        local = self._local(start)
+        day, cursor = local.date(), local.time()
+        for _ in range(MAX_DAYS):
+            if self.is_workday(day):
+                begin = max(cursor, WORKDAY_START)
+                if begin < WORKDAY_END:
+                    opened = dt.datetime.combine(day, begin)
+                    available = dt.datetime.combine(day, WORKDAY_END) - opened
+                    if remaining <= available:
+                        return self._aware(opened + remaining)
+                    remaining -= available
+            day += dt.timedelta(days=1)
+            cursor = dt.time(0, 0)
+        raise ValueError("a time limit reaches beyond the calendar")
+
+    def add_working_hours(self, start: dt.datetime, hours: Decimal | float | int) -> dt.datetime:
+        return self.add_working_seconds(start, to_seconds(hours))
+
+    def working_seconds_between(self, start: dt.datetime, end: dt.datetime) -> int:
+        """Working time from start to end, in seconds (0 if end is not after start)."""
+        if end <= start:
+            return 0
+        a, b = self._local(start), self._local(end)
+        total = dt.timedelta()
+        day = a.date()
+        while day <= b.date():
+            if self.is_workday(day):
+                lo = max(dt.datetime.combine(day, WORKDAY_START), a)
+                hi = min(dt.datetime.combine(day, WORKDAY_END), b)
+                if hi > lo:
+                    total += hi - lo
+            day += dt.timedelta(days=1)
+        return int(total.total_seconds())
+
+    def working_hours_between(self, start: dt.datetime, end: dt.datetime) -> Decimal:
+        return (Decimal(self.working_seconds_between(start, end)) / 3600).quantize(Decimal("0.01"))
+
+
+_lock = threading.Lock()
+_cached: WorkCalendar | None = None
+_stamp: tuple | None = None
+_checked_at = 0.0
+
+
+def current_calendar() -> WorkCalendar:
+    """The calendar from the database, cached per process and re-read when the table changes
+    (checked at most every CACHE_SECONDS; `reset()` drops it at once)."""
+    global _cached, _stamp, _checked_at
+    from django.db.models import Count, Max
+
+    from .models import CalendarDay
+
+    with _lock:
+        if _cached is not None and time.monotonic() - _checked_at < CACHE_SECONDS:
+            return _cached
+        stamp = tuple(
+            CalendarDay.objects.aggregate(n=Count("id"), latest=Max("updated_at")).values()
+        )
+        if _cached is None or stamp != _stamp:
+            _cached = WorkCalendar(dict(CalendarDay.objects.values_list("date", "is_workday")))
+            _stamp = stamp
+        _checked_at = time.monotonic()
+        return _cached
+
+
+def reset() -> None:
+    global _cached, _stamp
+    with _lock:
+        _cached, _stamp = None, None
+
+
+def stage_window(
+    start: dt.datetime, hours: Decimal, *, round_the_clock: bool = False
+) -> tuple[dt.datetime, dt.datetime]:
+    """(yellow-warning moment, deadline) of a stage of `hours` starting at `start`."""
+    seconds = to_seconds(hours)
+    warn_seconds = int(seconds * WARN_FRACTION)
+    if round_the_clock:
+        return start + dt.timedelta(seconds=warn_seconds), start + dt.timedelta(seconds=seconds)
+    calendar = current_calendar()
+    return (
+        calendar.add_working_seconds(start, warn_seconds),
+        calendar.add_working_seconds(start, seconds),
+    )
