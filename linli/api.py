@@ -2,6 +2,7 @@
 
 from ninja import NinjaAPI
 
+from linli.cases.api import router as cases_router
 from linli.core.api import AUTH, install_error_handlers
 from linli.core.api import router as core_router
 from linli.people.api import router as people_router
@@ -18,3 +19,4 @@ install_error_handlers(api)
 api.add_router("/", core_router)
 api.add_router("/", places_router)
 api.add_router("/people", people_router)
+api.add_router("/cases", cases_router)

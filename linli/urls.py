@@ -9,5 +9,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("places/", include("linli.places.urls")),
     path("people/", include("linli.people.urls")),
+    path("open311/v2/", include("linli.cases.open311_urls")),
+    path("cases/", include("linli.cases.urls")),
     path("", include("linli.core.urls")),
 ]

@@ -593,3 +593,35 @@ class JobSchedule(models.Model):
 
     def is_due(self, now: dt.datetime, every: dt.timedelta) -> bool:
         return self.last_enqueued_at is None or now - self.last_enqueued_at >= every
+
+
+class CasePhoto(models.Model):
+    """A photo of a case (案件照片). The original is kept privately as uploaded; only the public
+    copy, re-encoded without EXIF (and so without the GPS position), is ever served."""
+
+    case = models.ForeignKey(
+        Case, on_delete=models.CASCADE, related_name="photos", verbose_name=_("case")
+    )
+    original = models.FileField(_("original"), upload_to="cases/originals/%Y/%m/")
+    public = models.FileField(_("public copy"), upload_to="cases/public/%Y/%m/")
+    content_type = models.CharField(_("content type"), max_length=32)
+    width = models.PositiveIntegerField(_("width"))
+    height = models.PositiveIntegerField(_("height"))
+    size = models.PositiveIntegerField(_("size of the original (bytes)"))
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        db_index=False,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        verbose_name=_("uploaded by"),
+    )
+    uploaded_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("case photo")
+        verbose_name_plural = _("case photos")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} photo {self.pk}"

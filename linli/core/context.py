@@ -57,6 +57,8 @@ def _nav_items(request) -> list[dict]:
         ("people:households", _("Households"), Perm.PEOPLE_VIEW),
         ("people:persons", _("Persons"), Perm.PEOPLE_VIEW),
         ("people:import_new", _("Import"), Perm.PEOPLE_IMPORT),
+        ("cases:queue", _("Cases"), Perm.CASES_VIEW),
+        ("cases:report", _("Report a problem"), Perm.CASES_REPORT),
         ("audit", _("Audit log"), Perm.AUDIT_VIEW),
     ]
     items = []

@@ -19,11 +19,14 @@ from linli.core.services import api_token_issue
 from linli.people import services as people_services
 from linli.people.models import FinancialRecord, Household, ImportJob, Person
 
-SKIP_PREFIXES = ("admin/", "api/v1/", "i18n/", "static/")
+# Open311 is a public standard API with string ids and its own key and scope tests
+# (cases/tests/test_open311.py); jurisdiction rules for staff pages are walked here.
+SKIP_PREFIXES = ("admin/", "api/v1/", "i18n/", "static/", "open311/")
 
 
 @pytest.fixture
-def targets(town, people, admin, neighbour):
+def targets(town, people, admin, neighbour, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
     record = people_services.financial_record_create(
         actor=admin,
         person_id=people.other_head.id,
@@ -33,13 +36,55 @@ def targets(town, people, admin, neighbour):
         valid_from=dt.date(2026, 1, 1),
     )
     job = ImportJob.objects.create(created_by=admin, original_name="x.xlsx", mode="good_rows")
+    case = _neighbours_case(town, neighbour)
     return {
+        "case_id": case.id,
+        "photo_id": _neighbours_photo(case, neighbour).id,
         "place_id": town.other_grid.id,
         "household_id": people.other_household.id,
         "person_id": people.other_head.id,
         "record_id": record.id,
         "job_id": job.id,
     }
+
+
+def _neighbours_case(town, neighbour):
+    """A case reported by the neighbour (a grid worker on patrol) inside the neighbour's grid."""
+    from linli.cases.models import CalendarDay, Category
+    from linli.cases.seeding import (
+        CALENDAR_FILE,
+        TAXONOMY_FILE,
+        load_calendar,
+        load_categories,
+        read_json,
+    )
+    from linli.cases.services import case_report
+    from linli.core.models import Department
+
+    load_categories(read_json(TAXONOMY_FILE), Category=Category, Department=Department)
+    load_calendar(read_json(CALENDAR_FILE), CalendarDay=CalendarDay)
+    category = Category.objects.filter(parent__isnull=False).order_by("code").first()
+    return case_report(
+        actor=neighbour,
+        category_id=category.pk,
+        description="井盖缺失",
+        grid_id=town.other_grid.id,
+    )
+
+
+def _neighbours_photo(case, neighbour):
+    """A photo on the neighbour's case, through the real upload checks."""
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    from linli.cases.photos import case_photo_add
+
+    png = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(png, "PNG")
+    upload = SimpleUploadedFile("p.png", png.getvalue())
+    return case_photo_add(actor=neighbour, case_id=case.id, upload=upload)
 
 
 def _walk(resolvers, prefix=""):
@@ -131,6 +176,18 @@ API_BODIES = {
         "valid_from": "2026-01-01",
     },
     ("post", "/api/v1/people/finances/{record_id}/void"): {"reason": "测试"},
+    ("post", "/api/v1/cases/{case_id}/reject"): {"reason": "测试"},
+    ("post", "/api/v1/cases/{case_id}/merge"): {"into_case_id": 1},
+    ("post", "/api/v1/cases/{case_id}/dispatch"): {},
+    ("post", "/api/v1/cases/{case_id}/handled"): {"evidence": "已处理"},
+    ("post", "/api/v1/cases/{case_id}/verify"): {"passed": True},
+    ("post", "/api/v1/cases/{case_id}/close"): {"reason": "fixed"},
+    ("post", "/api/v1/cases/{case_id}/rate"): {"rating": 5},
+    ("post", "/api/v1/cases/{case_id}/escalate"): {"reason": "测试"},
+    ("post", "/api/v1/cases/{case_id}/whistle"): {"kind": "routine", "lead_department_id": 1},
+    ("post", "/api/v1/cases/{case_id}/report-in"): {},
+    # Multipart in real use; the JSON body of the walk must still get the 404.
+    ("post", "/api/v1/cases/{case_id}/photos"): {},
 }
 
 

@@ -1,0 +1,455 @@
+"""Cases API: intake (anonymous where the category allows it), lists, the case with its timeline,
+one POST per transition, duplicate candidates and photos. Services do every check; this layer
+only translates JSON to their arguments."""
+
+import datetime as dt
+from decimal import Decimal
+
+from django.http import FileResponse, HttpRequest
+from django.utils.translation import gettext as _
+from ninja import Field, File, Query, Router, Schema, Status, UploadedFile
+from ninja.pagination import paginate
+from ninja.security import django_auth
+
+from linli.core.api import ERRORS, Page, TokenAuth, actor_of
+from linli.core.errors import NotFound, ValidationFailed
+from linli.core.masking import mask_phone
+from linli.places.models import Place
+
+from . import photos, selectors, services
+from .models import (
+    TIMED_STATES,
+    Case,
+    CaseState,
+    Category,
+    CloseReason,
+    Source,
+    WarningLevel,
+    WhistleKind,
+)
+from .transitions import available_actions
+
+router = Router(tags=["cases"])
+
+
+def _session_or_anonymous(request: HttpRequest):
+    """Signed-in users through the session (with its CSRF check), everyone else as an anonymous
+    resident: some categories take reports with only a phone number. A request that sent a
+    token which did not authenticate is refused rather than treated as anonymous."""
+    if "Authorization" in request.headers:
+        return None
+    if request.user.is_authenticated:
+        return django_auth(request)
+    return request.user
+
+
+REPORT_AUTH = [TokenAuth(), _session_or_anonymous]
+
+
+# --- schemas -----------------------------------------------------------------------------------
+
+
+class CaseReportIn(Schema):
+    category: str = Field(description="Code of a minor class, e.g. SJ0101.", max_length=16)
+    description: str
+    lat: float | None = None
+    lng: float | None = None
+    grid_id: int | None = Field(None, description="Staff only: the grid, when there is no point.")
+    address: str = ""
+    source: Source | None = None
+    reporter_name: str = ""
+    reporter_phone: str = Field("", description="Required for anonymous and hotline reports.")
+    idempotency_key: str = Field(
+        "", description="Or the Idempotency-Key header: a resend with the same key counts once."
+    )
+
+
+class CaseOut(Schema):
+    id: int
+    number: str
+    category: str
+    category_name: str
+    description: str
+    address: str
+    lat: float | None
+    lng: float | None
+    grid_id: int
+    source: Source
+    state: CaseState
+    tier: int
+    priority: int
+    department_id: int | None
+    handler_id: int | None
+    warning: WarningLevel
+    stage_deadline: dt.datetime | None
+    due_at: dt.datetime | None
+    reported_at: dt.datetime
+    closed_at: dt.datetime | None
+    close_reason: str
+    merged_into_id: int | None
+    rating: int | None
+    rating_comment: str
+    rework_count: int
+    reporter_phone_masked: str
+
+    @staticmethod
+    def resolve_category(obj: Case) -> str:
+        return obj.category.code
+
+    @staticmethod
+    def resolve_category_name(obj: Case) -> str:
+        return obj.category.name
+
+    @staticmethod
+    def resolve_reporter_phone_masked(obj: Case) -> str:
+        return mask_phone(obj.reporter_phone) if obj.reporter_phone else ""
+
+
+class CaseReportOut(CaseOut):
+    is_replay: bool = Field(description="True when an earlier report with the key was returned.")
+
+
+class EventOut(Schema):
+    at: dt.datetime
+    action: str
+    from_state: str
+    to_state: str
+    note: str
+    actor: str
+    data: dict
+
+    @staticmethod
+    def resolve_actor(obj) -> str:
+        return str(obj.actor) if obj.actor_id else ""
+
+
+class PhotoOut(Schema):
+    id: int
+    content_type: str
+    width: int
+    height: int
+    uploaded_at: dt.datetime
+
+
+class CaseDetailOut(CaseOut):
+    timeline: list[EventOut]
+    photos: list[PhotoOut]
+    actions: list[str] = Field(description="Transitions the caller could take now.")
+
+    @staticmethod
+    def resolve_photos(obj: Case) -> list:
+        return list(obj.photos.all())
+
+
+class DuplicateOut(CaseOut):
+    distance_m: float
+
+
+class CaseQuery(Schema):
+    state: CaseState | None = None
+    category: str = Field("", max_length=16, description="Code of a major or minor class.")
+    place_id: int | None = None
+    overdue: bool = Field(False, description="Only open cases past their stage deadline.")
+
+
+class RejectIn(Schema):
+    reason: str
+
+
+class MergeIn(Schema):
+    into_case_id: int
+
+
+class DispatchIn(Schema):
+    department_id: int | None = None
+    handler_id: int | None = None
+
+
+class HandledIn(Schema):
+    evidence: str
+
+
+class VerifyIn(Schema):
+    passed: bool
+    note: str = ""
+
+
+class CloseIn(Schema):
+    reason: CloseReason = CloseReason.FIXED
+    note: str = ""
+
+
+class RateIn(Schema):
+    rating: int
+    comment: str = ""
+
+
+class EscalateIn(Schema):
+    reason: str
+
+
+class WhistleIn(Schema):
+    kind: WhistleKind
+    lead_department_id: int
+    co_department_ids: list[int] = []
+    note: str = ""
+    report_in_hours: Decimal | None = None
+
+
+class ReportInIn(Schema):
+    department_id: int | None = None
+    note: str = ""
+
+
+def _category_id(code: str, *, minor_only: bool) -> int:
+    qs = Category.objects.filter(code=code, is_active=True)
+    if minor_only:
+        qs = qs.filter(parent__isnull=False)
+    pk = qs.values_list("pk", flat=True).first()
+    if pk is None:
+        raise ValidationFailed(
+            _("Choose a category from the list (a minor class)."),
+            details={"category": [_("Unknown category.")]},
+        )
+    return pk
+
+
+def _detail(request, case_id: int) -> Case:
+    actor = actor_of(request)
+    case = selectors.case_get(actor=actor, case_id=case_id)
+    case.timeline = list(selectors.case_timeline(actor=actor, case_id=case_id))
+    case.actions = available_actions(actor, case)
+    return case
+
+
+# --- intake and reads --------------------------------------------------------------------------
+
+
+@router.post("", response={200: CaseReportOut, 201: CaseReportOut, **ERRORS}, auth=REPORT_AUTH)
+def case_report(request, payload: CaseReportIn):
+    """File a report. Without a token or session it is anonymous: the category must allow
+    that and a phone number is required. A resend with the same idempotency key answers 200
+    with the first report instead of filing a second."""
+    case = services.case_report(
+        actor=actor_of(request),
+        category_id=_category_id(payload.category, minor_only=True),
+        description=payload.description,
+        source=payload.source,
+        lat=payload.lat,
+        lng=payload.lng,
+        grid_id=payload.grid_id,
+        address=payload.address,
+        reporter_name=payload.reporter_name,
+        reporter_phone=payload.reporter_phone,
+        idempotency_key=payload.idempotency_key or request.headers.get("Idempotency-Key", ""),
+    )
+    return Status(200 if case.is_replay else 201, case)
+
+
+@router.get("", response={200: list[CaseOut], **ERRORS})
+@paginate(Page)
+def case_list(request, filters: Query[CaseQuery]):
+    f = selectors.CaseFilter()
+    if filters.state:
+        f.states = (filters.state,)
+    if filters.category:
+        f.category_id = _category_id(filters.category, minor_only=False)
+    if filters.overdue:
+        f.states = f.states or TIMED_STATES
+        f.warning = WarningLevel.RED
+    if filters.place_id is not None:
+        path = Place.objects.filter(pk=filters.place_id).values_list("path", flat=True).first()
+        if path is None:
+            return Case.objects.none()
+        f.place_path = path
+    return selectors.case_list(actor=actor_of(request), filters=f)
+
+
+@router.get("/{case_id}", response={200: CaseDetailOut, **ERRORS})
+def case_detail(request, case_id: int):
+    """The case with its timeline, its photos and what the caller may do next."""
+    return _detail(request, case_id)
+
+
+@router.get("/{case_id}/duplicates", response={200: list[DuplicateOut], **ERRORS})
+def case_duplicates(request, case_id: int):
+    """Open cases of the same category close by in place and time, nearest first: offered for
+    merging before the report is registered."""
+    return selectors.case_duplicate_candidates(actor=actor_of(request), case_id=case_id)
+
+
+# --- transitions -------------------------------------------------------------------------------
+
+
+def _case(request, case_id: int) -> Case:
+    return selectors.case_get(actor=actor_of(request), case_id=case_id)
+
+
+def _actor_seeing(request, case_id: int):
+    """The actor, once the case is known to be within reach: outside it the answer is 404
+    whatever the body, before any check of the body against the database."""
+    actor = actor_of(request)
+    Case.objects.get_for(actor, case_id)
+    return actor
+
+
+@router.post("/{case_id}/register", response={200: CaseOut, **ERRORS})
+def case_register(request, case_id: int):
+    services.case_register(actor=_actor_seeing(request, case_id), case_id=case_id)
+    return _case(request, case_id)
+
+
+@router.post("/{case_id}/reject", response={200: CaseOut, **ERRORS})
+def case_reject(request, case_id: int, payload: RejectIn):
+    services.case_reject(
+        actor=_actor_seeing(request, case_id), case_id=case_id, reason=payload.reason
+    )
+    return _case(request, case_id)
+
+
+@router.post("/{case_id}/merge", response={200: CaseOut, **ERRORS})
+def case_merge(request, case_id: int, payload: MergeIn):
+    services.case_merge(
+        actor=_actor_seeing(request, case_id), case_id=case_id, into_case_id=payload.into_case_id
+    )
+    return _case(request, case_id)
+
+
+@router.post("/{case_id}/dispatch", response={200: CaseOut, **ERRORS})
+def case_dispatch(request, case_id: int, payload: DispatchIn):
+    """To a department (default: the category's) or a person."""
+    services.case_dispatch(
+        actor=_actor_seeing(request, case_id),
+        case_id=case_id,
+        department_id=payload.department_id,
+        handler_id=payload.handler_id,
+    )
+    return _case(request, case_id)
+
+
+@router.post("/{case_id}/accept", response={200: CaseOut, **ERRORS})
+def case_accept(request, case_id: int):
+    """Take the case on; of two handlers at once exactly one wins, the other gets 409."""
+    services.case_accept(actor=_actor_seeing(request, case_id), case_id=case_id)
+    return _case(request, case_id)
+
+
+@router.post("/{case_id}/handled", response={200: CaseOut, **ERRORS})
+def case_handled(request, case_id: int, payload: HandledIn):
+    services.case_report_handled(
+        actor=_actor_seeing(request, case_id), case_id=case_id, evidence=payload.evidence
+    )
+    return _case(request, case_id)
+
+
+@router.post("/{case_id}/verify", response={200: CaseOut, **ERRORS})
+def case_verify(request, case_id: int, payload: VerifyIn):
+    """Passed → verified; failed (a note saying what is wrong) → back to the handler."""
+    services.case_verify(
+        actor=_actor_seeing(request, case_id),
+        case_id=case_id,
+        passed=payload.passed,
+        note=payload.note,
+    )
+    return _case(request, case_id)
+
+
+@router.post("/{case_id}/close", response={200: CaseOut, **ERRORS})
+def case_close(request, case_id: int, payload: CloseIn):
+    services.case_close(
+        actor=_actor_seeing(request, case_id),
+        case_id=case_id,
+        reason=payload.reason,
+        note=payload.note,
+    )
+    return _case(request, case_id)
+
+
+@router.post("/{case_id}/rate", response={200: CaseOut, **ERRORS})
+def case_rate(request, case_id: int, payload: RateIn):
+    """The reporter only, 1–5, within the window after closing."""
+    services.case_rate(
+        actor=_actor_seeing(request, case_id),
+        case_id=case_id,
+        rating=payload.rating,
+        comment=payload.comment,
+    )
+    return _case(request, case_id)
+
+
+@router.post("/{case_id}/escalate", response={200: CaseOut, **ERRORS})
+def case_escalate(request, case_id: int, payload: EscalateIn):
+    services.case_escalate(
+        actor=_actor_seeing(request, case_id), case_id=case_id, reason=payload.reason
+    )
+    return _case(request, case_id)
+
+
+@router.post("/{case_id}/whistle", response={200: CaseOut, **ERRORS})
+def case_whistle(request, case_id: int, payload: WhistleIn):
+    services.case_whistle(
+        actor=_actor_seeing(request, case_id),
+        case_id=case_id,
+        kind=payload.kind,
+        lead_department_id=payload.lead_department_id,
+        co_department_ids=payload.co_department_ids,
+        note=payload.note,
+        report_in_hours=payload.report_in_hours,
+    )
+    return _case(request, case_id)
+
+
+@router.post("/{case_id}/report-in", response={200: CaseOut, **ERRORS})
+def case_report_in(request, case_id: int, payload: ReportInIn):
+    services.case_report_in(
+        actor=_actor_seeing(request, case_id),
+        case_id=case_id,
+        department_id=payload.department_id,
+        note=payload.note,
+    )
+    return _case(request, case_id)
+
+
+# --- photos ------------------------------------------------------------------------------------
+
+_IMAGE_RESPONSE = {
+    "responses": {
+        200: {
+            "description": "The public copy of the photo, without EXIF.",
+            "content": {
+                t: {"schema": {"type": "string", "format": "binary"}}
+                for t, _ext in photos.FORMATS.values()
+            },
+        }
+    }
+}
+
+
+@router.post("/{case_id}/photos", response={201: PhotoOut, **ERRORS})
+def case_photo_add(
+    request,
+    case_id: int,
+    # Optional here: an oversized body is not parsed at all, and the size is the message.
+    file: File[UploadedFile | None] = None,
+):
+    """Attach a JPEG, PNG or WebP photo (multipart field `file`, at most 10 MB, 9 per case)."""
+    _case(request, case_id)  # outside the jurisdiction is 404 whatever the body
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if length > photos.MAX_PHOTO_BYTES + 64 * 1024:
+        # Bodies this large are not received (see core/uploads.py): say why, not "missing".
+        raise photos.photo_too_large_error(length)
+    if file is None:
+        message = _("Attach the photo.")
+        raise ValidationFailed(message, details={"file": [message]})
+    photo = photos.case_photo_add(actor=actor_of(request), case_id=case_id, upload=file)
+    return Status(201, photo)
+
+
+@router.get("/{case_id}/photos/{photo_id}", response=ERRORS, openapi_extra=_IMAGE_RESPONSE)
+def case_photo(request, case_id: int, photo_id: int):
+    """The public copy of a photo (never the original), to whoever may see the case."""
+    case = _case(request, case_id)
+    photo = case.photos.filter(pk=photo_id).first()
+    if photo is None:
+        raise NotFound()
+    return FileResponse(photo.public.open("rb"), content_type=photo.content_type)

@@ -1,0 +1,155 @@
+"""Photos of a case: checked by their content (not their name), the original kept privately and
+a public copy re-encoded without EXIF, so a resident's photo never publishes where they stand.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils.translation import gettext as _
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from linli.core import audit
+from linli.core.errors import PermissionDenied, ValidationFailed
+from linli.core.models import AuditAction, User
+from linli.core.roles import Perm
+
+from .models import Case, CaseEvent, CasePhoto
+
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+MAX_PHOTOS_PER_CASE = 9
+# A small file can declare a huge canvas (a decompression bomb); 40 megapixels is any phone's.
+MAX_PIXELS = 40_000_000
+# Pillow's format name → (content type, file extension).
+FORMATS = {
+    "JPEG": ("image/jpeg", "jpg"),
+    "PNG": ("image/png", "png"),
+    "WEBP": ("image/webp", "webp"),
+}
+# Who may add photos besides the reporter: staff who file, handle or verify cases.
+PHOTO_PERMS = (Perm.CASES_REPORT, Perm.CASES_HANDLE, Perm.CASES_VERIFY)
+
+
+def photo_too_large_error(size: int) -> ValidationFailed:
+    message = _("The photo is %(size).1f MB; the largest accepted is %(limit)d MB.") % {
+        "size": size / (1024 * 1024),
+        "limit": MAX_PHOTO_BYTES // (1024 * 1024),
+    }
+    return ValidationFailed(message, details={"file": [message]})
+
+
+def _not_a_photo() -> ValidationFailed:
+    message = _("This file is not a photo: send a JPEG, PNG or WebP image.")
+    return ValidationFailed(message, details={"file": [message]})
+
+
+def check_photo(upload: UploadedFile) -> str:
+    """The Pillow format of an acceptable photo; ValidationFailed on field `file` otherwise."""
+    if upload.size is not None and upload.size > MAX_PHOTO_BYTES:
+        raise photo_too_large_error(upload.size)
+    upload.seek(0)
+    try:
+        with Image.open(upload) as image:
+            fmt = image.format
+            if image.width * image.height > MAX_PIXELS:
+                message = _("The photo is too large in pixels; send at most 40 megapixels.")
+                raise ValidationFailed(message, details={"file": [message]})
+            image.verify()
+    except ValidationFailed:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError):
+        raise _not_a_photo() from None
+    finally:
+        upload.seek(0)
+    if fmt not in FORMATS:
+        raise _not_a_photo()
+    return fmt
+
+
+def public_copy(upload: UploadedFile, fmt: str) -> tuple[bytes, int, int]:
+    """The photo re-encoded without EXIF, XMP or text chunks; turned upright first, since the
+    orientation tag goes with the rest of the EXIF."""
+    upload.seek(0)
+    try:
+        with Image.open(upload) as image:
+            image.seek(0)  # the first frame of an animation
+            upright = ImageOps.exif_transpose(image)
+            upright.load()
+    except (OSError, SyntaxError, ValueError):
+        raise _not_a_photo() from None
+    finally:
+        upload.seek(0)
+    # A fresh image carries pixels only: no metadata of the original can follow it.
+    clean = Image.frombytes(upright.mode, upright.size, upright.tobytes())
+    if fmt == "JPEG" and clean.mode not in ("RGB", "L"):
+        clean = clean.convert("RGB")
+    if fmt == "WEBP" and clean.mode not in ("RGB", "RGBA"):
+        clean = clean.convert("RGBA")
+    if fmt == "PNG" and clean.mode not in ("1", "L", "LA", "RGB", "RGBA", "I"):
+        clean = clean.convert("RGBA")
+    out = io.BytesIO()
+    options = {"quality": 85} if fmt in ("JPEG", "WEBP") else {"optimize": True}
+    clean.save(out, format=fmt, **options)
+    return out.getvalue(), clean.width, clean.height
+
+
+def _may_add(actor: User, case: Case) -> bool:
+    if case.reporter_id is not None and case.reporter_id == actor.pk:
+        return True
+    return not actor.is_resident and any(actor.has_perm_code(p) for p in PHOTO_PERMS)
+
+
+@transaction.atomic
+def case_photo_add(*, actor: User, case_id: int, upload: UploadedFile) -> CasePhoto:
+    """Attach a photo to a case within the actor's reach: the reporter, or staff who file,
+    handle or verify cases. At most MAX_PHOTOS_PER_CASE per case (the case row is locked, so
+    two uploads at once cannot both take the last place)."""
+    case = Case.objects.select_for_update(of=("self",)).get_for(actor, case_id)
+    if not actor.is_active or not _may_add(actor, case):
+        raise PermissionDenied()
+    if CasePhoto.objects.filter(case=case).count() >= MAX_PHOTOS_PER_CASE:
+        message = _("A case has at most %(n)d photos.") % {"n": MAX_PHOTOS_PER_CASE}
+        raise ValidationFailed(message, details={"file": [message]})
+    fmt = check_photo(upload)
+    content, width, height = public_copy(upload, fmt)
+    content_type, ext = FORMATS[fmt]
+    # Stored names are ours: the uploaded name may carry personal data or path tricks.
+    name = f"{uuid.uuid4().hex}.{ext}"
+    photo = CasePhoto(
+        case=case,
+        content_type=content_type,
+        width=width,
+        height=height,
+        size=upload.size or 0,
+        uploaded_by=actor,
+    )
+    photo.original.save(name, upload, save=False)
+    photo.public.save(name, ContentFile(content), save=False)
+    # Files are not transactional: remove them if the rows cannot be written.
+    try:
+        photo.save()
+        CaseEvent.objects.create(
+            case=case,
+            actor=actor,
+            action="photo",
+            from_state=case.state,
+            to_state=case.state,
+            data={"photo_id": photo.pk},
+        )
+        audit.record(
+            actor=actor,
+            action=AuditAction.CREATE,
+            instance=photo,
+            changes={"case": [None, case.number], "content_type": [None, content_type]},
+            place_path=case.place_path,
+            label=f"{case.number} photo",
+        )
+    except Exception:
+        photo.original.delete(save=False)
+        photo.public.delete(save=False)
+        raise
+    return photo

@@ -1,0 +1,134 @@
+"""Photos: accepted by content, EXIF (and so GPS) gone from the public copy only, limits."""
+
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import ExifTags, Image
+
+from linli.cases import photos
+from linli.cases.models import CaseEvent, CasePhoto
+from linli.core.errors import NotFound, PermissionDenied, ValidationFailed
+from linli.core.models import AuditEntry
+
+GPS = {1: "N", 2: (37.0, 0.0, 18.0), 3: "E", 4: (118.0, 0.0, 18.0)}
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    return tmp_path
+
+
+def image_bytes(fmt="JPEG", size=(40, 30), *, gps=True, orientation=None, mode="RGB") -> bytes:
+    """A photo as a phone writes it: camera model and GPS position in the EXIF."""
+    exif = Image.Exif()
+    exif[ExifTags.Base.Model] = "Phone"
+    if gps:
+        exif[ExifTags.Base.GPSInfo] = GPS
+    if orientation:
+        exif[ExifTags.Base.Orientation] = orientation
+    out = io.BytesIO()
+    Image.new(mode, size, "red" if mode == "RGB" else 1).save(out, fmt, exif=exif)
+    return out.getvalue()
+
+
+def upload(content: bytes, name="photo.jpg") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, content)
+
+
+def exif_of(content: bytes) -> Image.Exif:
+    with Image.open(io.BytesIO(content)) as image:
+        return image.getexif()
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_the_public_copy_loses_the_exif_and_the_original_keeps_it(actors, report, fmt):
+    case = report()
+    content = image_bytes(fmt)
+    assert dict(exif_of(content).get_ifd(ExifTags.IFD.GPSInfo)) == GPS
+
+    photo = photos.case_photo_add(actor=actors.resident, case_id=case.pk, upload=upload(content))
+
+    public = photo.public.read()
+    assert not exif_of(public).get_ifd(ExifTags.IFD.GPSInfo)
+    assert len(exif_of(public)) == 0  # not even the camera model
+    with Image.open(io.BytesIO(public)) as image:
+        assert (image.format, image.size) == (fmt, (40, 30))
+    assert dict(exif_of(photo.original.read()).get_ifd(ExifTags.IFD.GPSInfo)) == GPS
+    assert photo.content_type == photos.FORMATS[fmt][0]
+    assert photo.public.name != photo.original.name
+    assert "photo" not in photo.original.name  # stored under our name, not the uploader's
+
+
+def test_a_sideways_photo_is_turned_upright_before_its_orientation_tag_goes(actors, report):
+    case = report()
+    content = image_bytes(size=(40, 30), orientation=6)  # "rotate 90° to view"
+    photo = photos.case_photo_add(actor=actors.resident, case_id=case.pk, upload=upload(content))
+    assert (photo.width, photo.height) == (30, 40)
+    assert ExifTags.Base.Orientation not in exif_of(photo.public.read())
+
+
+@pytest.mark.parametrize(
+    "content, name",
+    [
+        (b"this is not a picture at all", "photo.jpg"),
+        (b"<script>alert(1)</script>", "photo.png"),
+        (image_bytes("GIF", gps=False), "animation.jpg"),  # an image, but not one we take
+        (image_bytes("JPEG")[:200], "cut.jpg"),  # truncated
+        (b"", "empty.jpg"),
+    ],
+)
+def test_files_that_are_not_photos_are_refused_by_content(actors, report, content, name):
+    case = report()
+    with pytest.raises(ValidationFailed, match="not a photo") as exc:
+        photos.case_photo_add(actor=actors.resident, case_id=case.pk, upload=upload(content, name))
+    assert "file" in exc.value.details
+    assert not CasePhoto.objects.exists()
+
+
+def test_a_png_named_jpg_is_taken_for_what_it_is(actors, report):
+    case = report()
+    photo = photos.case_photo_add(
+        actor=actors.resident, case_id=case.pk, upload=upload(image_bytes("PNG"), "x.jpg")
+    )
+    assert photo.content_type == "image/png" and photo.public.name.endswith(".png")
+
+
+def test_too_many_bytes_or_pixels_are_refused(actors, report):
+    case = report()
+    big = upload(b"\xff\xd8" + b"\0" * photos.MAX_PHOTO_BYTES)
+    with pytest.raises(ValidationFailed, match="largest accepted is 10 MB") as exc:
+        photos.case_photo_add(actor=actors.resident, case_id=case.pk, upload=big)
+    assert "file" in exc.value.details
+    # 50 megapixels that compress to a few kilobytes: refused before decoding.
+    bomb = image_bytes("PNG", size=(10_000, 5_000), gps=False, mode="1")
+    assert len(bomb) < 100_000
+    with pytest.raises(ValidationFailed, match="megapixels"):
+        photos.case_photo_add(actor=actors.resident, case_id=case.pk, upload=upload(bomb))
+    assert not CasePhoto.objects.exists()
+
+
+def test_a_case_takes_nine_photos_and_no_more(actors, report):
+    case = report()
+    content = image_bytes(gps=False)
+    for _ in range(photos.MAX_PHOTOS_PER_CASE):
+        photos.case_photo_add(actor=actors.grid, case_id=case.pk, upload=upload(content))
+    with pytest.raises(ValidationFailed, match="at most 9 photos"):
+        photos.case_photo_add(actor=actors.grid, case_id=case.pk, upload=upload(content))
+    assert CasePhoto.objects.filter(case=case).count() == 9
+
+
+def test_who_may_add_photos(actors, report):
+    case = report()
+    content = image_bytes(gps=False)
+    for outsider in (actors.neighbour, actors.other_resident):
+        with pytest.raises(NotFound):
+            photos.case_photo_add(actor=outsider, case_id=case.pk, upload=upload(content))
+    with pytest.raises(PermissionDenied):  # sees the case, but only to audit it
+        photos.case_photo_add(actor=actors.auditor, case_id=case.pk, upload=upload(content))
+    photo = photos.case_photo_add(actor=actors.grid, case_id=case.pk, upload=upload(content))
+    event = CaseEvent.objects.get(case=case, action="photo")
+    assert (event.actor, event.data) == (actors.grid, {"photo_id": photo.pk})
+    entry = AuditEntry.objects.get(object_type="cases.casephoto", object_id=str(photo.pk))
+    assert entry.place_path == case.place_path and entry.actor == actors.grid
