@@ -14,6 +14,7 @@ from ninja.security import django_auth
 from linli.core.api import ERRORS, Page, TokenAuth, actor_of
 from linli.core.errors import NotFound, ValidationFailed
 from linli.core.masking import mask_phone
+from linli.core.uploads import declared_size_over
 from linli.places.models import Place
 
 from . import photos, selectors, services
@@ -434,8 +435,8 @@ def case_photo_add(
 ):
     """Attach a JPEG, PNG or WebP photo (multipart field `file`, at most 10 MB, 9 per case)."""
     _case(request, case_id)  # outside the jurisdiction is 404 whatever the body
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
-    if length > photos.MAX_PHOTO_BYTES + 64 * 1024:
+    length = declared_size_over(request, photos.MAX_PHOTO_BYTES)
+    if length:
         # Bodies this large are not received (see core/uploads.py): say why, not "missing".
         raise photos.photo_too_large_error(length)
     if file is None:

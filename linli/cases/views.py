@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from linli.core.errors import NotFound, ValidationFailed
+from linli.core.errors import NotFound, ValidationFailed, validation_failed_from_form
 from linli.core.models import Department
 from linli.core.pages import add_service_errors, list_page, redirect_after_save, requires
 from linli.core.roles import Perm
@@ -131,10 +131,21 @@ def detail(request: HttpRequest, case_id: int) -> HttpResponse:
     actions = transitions.available_actions(user, case)
     context = {
         "case": case,
-        "timeline": selectors.case_timeline(actor=user, case_id=case.pk),
+        "timeline": _labelled(selectors.case_timeline(actor=user, case_id=case.pk)),
         "actions": [(a, transitions.TRANSITIONS[a].label, _action_form(a)) for a in actions],
     }
     return render(request, "cases/detail.html", context)
+
+
+def _labelled(events) -> list:
+    """Timeline rows with readable action and state names instead of their codes."""
+    states = dict(CaseState.choices)
+    out = list(events)
+    for event in out:
+        rule = transitions.TRANSITIONS.get(event.action)
+        event.action_label = (rule.label if rule and rule.label else None) or event.action
+        event.state_label = states.get(event.to_state, event.to_state)
+    return out
 
 
 class _NoteForm(forms.Form):
@@ -280,9 +291,6 @@ def act(request: HttpRequest, case_id: int) -> HttpResponse:
         raise NotFound()
     form = _action_form(action, request.POST)
     if form is not None and not form.is_valid():
-        raise ValidationFailed(
-            str(_("Check the fields of this action.")),
-            details={k: [str(m) for m in v] for k, v in form.errors.items()},
-        )
+        raise validation_failed_from_form(form, str(_("Check the fields of this action.")))
     _perform(user, case, action, form.cleaned_data if form is not None else {})
     return redirect_after_save(request, reverse("cases:detail", args=[case.pk]))

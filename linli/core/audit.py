@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import models
+from django.utils import timezone
 
 from .context import current_source
 from .models import AuditAction, AuditEntry, User
@@ -52,6 +53,32 @@ def diff(
     return changes
 
 
+def entry(
+    *,
+    actor: User | None,
+    action: str | AuditAction,
+    instance: models.Model,
+    changes: dict[str, Any] | None = None,
+    place_path: str = "",
+    label: str | None = None,
+    at: datetime | None = None,
+) -> AuditEntry:
+    """An unsaved entry: `record` saves one, `record_many` a batch."""
+    known = actor is not None and actor.pk
+    return AuditEntry(
+        at=at or timezone.now(),
+        actor=actor if known else None,
+        actor_label=actor.get_username() if known else "system",
+        source=current_source(),
+        action=action,
+        object_type=instance._meta.label_lower,
+        object_id=str(instance.pk),
+        object_label=(label if label is not None else str(instance))[:200],
+        place_path=place_path or getattr(instance, "place_path", "") or "",
+        changes=changes or {},
+    )
+
+
 def record(
     *,
     actor: User | None,
@@ -61,16 +88,28 @@ def record(
     place_path: str = "",
     label: str | None = None,
 ) -> AuditEntry:
-    return AuditEntry.objects.create(
-        actor=actor if actor is not None and actor.pk else None,
-        actor_label=(actor.get_username() if actor is not None and actor.pk else "system"),
-        source=current_source(),
+    """Write one entry now."""
+    saved = entry(
+        actor=actor,
         action=action,
-        object_type=instance._meta.label_lower,
-        object_id=str(instance.pk),
-        object_label=(label if label is not None else str(instance))[:200],
-        place_path=place_path or getattr(instance, "place_path", "") or "",
-        changes=changes or {},
+        instance=instance,
+        changes=changes,
+        place_path=place_path,
+        label=label,
+    )
+    saved.save()
+    return saved
+
+
+def created_entry(actor: User | None, instance: Audited, at: datetime) -> AuditEntry:
+    """The create entry of a row written in bulk, as `save_audited` would have recorded it."""
+    return entry(
+        actor=actor,
+        action=AuditAction.CREATE,
+        instance=instance,
+        label=instance.audit_label(),
+        changes=diff({}, instance.audit_snapshot(), instance.audit_masks),
+        at=at,
     )
 
 

@@ -77,3 +77,12 @@ def validation_failed_from(exc: DjangoValidationError) -> ValidationFailed:
         details = {"__all__": [str(m) for m in exc.messages]}
     first = next(iter(details.values()))[0]
     return ValidationFailed(first, details=details)
+
+
+def validation_failed_from_form(form, message: str | None = None) -> ValidationFailed:
+    """A bound, invalid Django form's errors in the application shape."""
+    details = {
+        ("__all__" if field == NON_FIELD_ERRORS else field): [str(m) for m in errs]
+        for field, errs in form.errors.items()
+    }
+    return ValidationFailed(message or next(iter(details.values()))[0], details=details)

@@ -65,24 +65,25 @@ class ListPage:
         return min(self.number * PAGE_SIZE, self.total)
 
 
-def list_page(queryset: QuerySet, page: str | int | None, per_page: int = PAGE_SIZE) -> ListPage:
-    total = queryset.order_by().count()
+def _page_number(page: str | int | None, total: int, per_page: int) -> tuple[int, int]:
+    """(page asked for, clamped to what exists; number of pages)."""
     pages = max(1, math.ceil(total / per_page))
     try:
-        number = min(max(1, int(page or 1)), pages)
+        return min(max(1, int(page or 1)), pages), pages
     except (TypeError, ValueError):
-        number = 1
+        return 1, pages
+
+
+def list_page(queryset: QuerySet, page: str | int | None, per_page: int = PAGE_SIZE) -> ListPage:
+    total = queryset.order_by().count()
+    number, pages = _page_number(page, total, per_page)
     items = page_of(queryset, (number - 1) * per_page, per_page)
     return ListPage(items=items, number=number, pages=pages, total=total)
 
 
 def sequence_page(items: list, page: str | int | None, per_page: int = PAGE_SIZE) -> ListPage:
     """One page of an in-memory list (an import's stored errors, say)."""
-    pages = max(1, math.ceil(len(items) / per_page))
-    try:
-        number = min(max(1, int(page or 1)), pages)
-    except (TypeError, ValueError):
-        number = 1
+    number, pages = _page_number(page, len(items), per_page)
     start = (number - 1) * per_page
     return ListPage(
         items=items[start : start + per_page], number=number, pages=pages, total=len(items)

@@ -9,9 +9,23 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 
+FORM_OVERHEAD = 64 * 1024  # room for the form's other fields around the file
+
 
 def _limit() -> int:
-    return settings.LINLI_MAX_UPLOAD_BYTES + 64 * 1024  # room for the form's other fields
+    return settings.LINLI_MAX_UPLOAD_BYTES + FORM_OVERHEAD
+
+
+def declared_size_over(request, limit: int) -> int | None:
+    """The declared body size when it exceeds `limit` (plus form overhead), else None.
+
+    Views answer such a request from the header alone: the body was not (and is not) read.
+    """
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    return length if length > limit + FORM_OVERHEAD else None
 
 
 class SizeLimitUploadHandler(FileUploadHandler):

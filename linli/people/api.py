@@ -17,6 +17,7 @@ from ninja.pagination import paginate
 from linli.core.api import ERRORS, Page, actor_of, changes_of
 from linli.core.errors import PermissionDenied, ValidationFailed
 from linli.core.roles import Perm
+from linli.core.uploads import declared_size_over
 
 from . import exports, imports, selectors, services, spreadsheets
 from .models import (
@@ -360,8 +361,8 @@ def import_create(
     file: File[UploadedFile | None] = None,
 ):
     """Queue an Excel import (template: GET /people/import-template); poll its job."""
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
-    if length > settings.LINLI_MAX_UPLOAD_BYTES + 64 * 1024:
+    length = declared_size_over(request, settings.LINLI_MAX_UPLOAD_BYTES)
+    if length:
         # The body was not received (see core/uploads.py): say why, not "file missing".
         raise imports.upload_too_large_error(length)
     if file is None:

@@ -16,10 +16,10 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from linli.core.audit import diff, record, record_many
-from linli.core.context import acting_from, current_source
+from linli.core.audit import created_entry, record, record_many
+from linli.core.context import acting_from
 from linli.core.errors import PermissionDenied, ValidationFailed
-from linli.core.models import AuditAction, AuditEntry, User
+from linli.core.models import AuditAction, User
 from linli.core.roles import Perm
 
 from . import spreadsheets
@@ -172,8 +172,7 @@ def _load(job: ImportJob, plan: spreadsheets.Plan) -> tuple[int, int]:
             )
         )
     Person.objects.bulk_create(new_persons, batch_size=1000)
-    entries = [_created_entry(actor, instance, now) for instance in [*new_households, *new_persons]]
-    record_many(entries)
+    record_many([created_entry(actor, row, now) for row in [*new_households, *new_persons]])
     record(
         actor=actor,
         action=AuditAction.IMPORT,
@@ -188,18 +187,3 @@ def _load(job: ImportJob, plan: spreadsheets.Plan) -> tuple[int, int]:
         },
     )
     return len(new_households), len(new_persons)
-
-
-def _created_entry(actor: User, instance, at) -> AuditEntry:
-    return AuditEntry(
-        at=at,
-        actor=actor,
-        actor_label=actor.get_username(),
-        source=current_source(),
-        action=AuditAction.CREATE,
-        object_type=instance._meta.label_lower,
-        object_id=str(instance.pk),
-        object_label=instance.audit_label()[:200],
-        place_path=instance.place_path,
-        changes=diff({}, instance.audit_snapshot(), instance.audit_masks),
-    )

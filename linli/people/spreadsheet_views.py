@@ -14,9 +14,10 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from openpyxl import Workbook
 
-from linli.core.errors import ValidationFailed
+from linli.core.errors import ValidationFailed, validation_failed_from_form
 from linli.core.pages import add_service_errors, redirect_after_save, requires, sequence_page
 from linli.core.roles import Perm
+from linli.core.uploads import declared_size_over
 
 from . import exports, imports, spreadsheets
 from .forms import HouseholdSearchForm, PersonSearchForm
@@ -53,8 +54,8 @@ def import_new(request: HttpRequest) -> HttpResponse:
     form = UploadForm()
     if request.method == "POST":
         # Refuse an oversized upload from its declared length, before reading the body.
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-        if length > settings.LINLI_MAX_UPLOAD_BYTES + 64 * 1024:
+        length = declared_size_over(request, settings.LINLI_MAX_UPLOAD_BYTES)
+        if length:
             form = UploadForm(data={"mode": ImportMode.ALL_OR_NOTHING}, files={})
             form.full_clean()
             form.errors["file"] = form.error_class([imports.upload_too_large_error(length).message])
@@ -112,10 +113,7 @@ def _export_response(name: str, content) -> FileResponse:
 
 def _valid_search(form) -> None:
     if not form.is_valid():
-        raise ValidationFailed(
-            str(_("Correct the search first.")),
-            details={k: [str(m) for m in v] for k, v in form.errors.items()},
-        )
+        raise validation_failed_from_form(form, str(_("Correct the search first.")))
 
 
 @requires(Perm.PEOPLE_EXPORT)

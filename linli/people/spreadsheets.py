@@ -22,7 +22,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from linli.core.models import User
-from linli.places.models import Place, PlaceLevel
+from linli.places.selectors import buildings_by_code
 
 from .idnumbers import InvalidIdNumber, normalise_phone, parse_id_number, phone_problem
 from .models import (
@@ -325,10 +325,12 @@ def _choice(plan, sheet, row, refs, column: Column, text: str, lookups: dict) ->
 def _check_households(ws, actor: User, plan: Plan, tick) -> dict[str, int]:
     """Returns {household number: row} of the good household rows."""
     lookups = {c.key: _choice_lookup(c) for c in HOUSEHOLD_COLUMNS if c.choices or c.boolean}
-    buildings = _buildings_in_scope(actor)
+    rows = list(_rows(ws, HOUSEHOLDS, plan))
+    # One query for every building the sheet names; outside the jurisdiction is unknown.
+    buildings = buildings_by_code(actor, (d["building_code"] for _r, d, _refs in rows))
     seen: dict[str, int] = {}
     candidates: list[tuple[int, dict, dict]] = []
-    for row, data, refs in _rows(ws, HOUSEHOLDS, plan):
+    for row, data, refs in rows:
         tick()
         ok = _required(plan, HOUSEHOLDS, row, data, refs, HOUSEHOLD_COLUMNS)
         number = data["number"]
@@ -349,7 +351,7 @@ def _check_households(ws, actor: User, plan: Plan, tick) -> dict[str, int]:
         if len(data["address"]) > 200:
             plan.add_error(HOUSEHOLDS, row, refs["address"], _("Use at most 200 characters."))
             ok = False
-        building = buildings(data["building_code"]) if data["building_code"] else None
+        building = buildings.get(data["building_code"])
         if data["building_code"] and building is None:
             plan.add_error(
                 HOUSEHOLDS,
@@ -399,23 +401,6 @@ def _check_households(ws, actor: User, plan: Plan, tick) -> dict[str, int]:
         plan.households.append(household)
         good[household["number"]] = row
     return good
-
-
-def _buildings_in_scope(actor: User) -> Callable[[str], Place | None]:
-    """Building code → building, only inside the actor's jurisdiction (outside = unknown)."""
-    from linli.core.scoping import under_any
-
-    qs = Place.objects.filter(level=PlaceLevel.BUILDING)
-    if not actor.sees_everything:
-        qs = qs.filter(under_any(actor.scope_paths, "path"))
-    cache: dict[str, Place | None] = {}
-
-    def lookup(code: str) -> Place | None:
-        if code not in cache:
-            cache[code] = qs.filter(code=code).only("id", "code", "path").first()
-        return cache[code]
-
-    return lookup
 
 
 def _check_persons(ws, actor: User, plan: Plan, tick, file_households: dict[str, int]) -> None:

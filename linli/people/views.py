@@ -7,7 +7,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from linli.core.errors import ValidationFailed
+from linli.core.errors import ValidationFailed, validation_failed_from_form
 from linli.core.pages import add_service_errors, is_htmx, list_page, redirect_after_save, requires
 from linli.core.roles import Perm
 
@@ -185,9 +185,7 @@ def person_status(request: HttpRequest, person_id: int) -> HttpResponse:
     person = Person.objects.get_for(request.user, person_id, "change")
     form = StatusForm(request.POST)
     if not form.is_valid():
-        raise ValidationFailed(
-            form.errors["status"][0], details={"status": list(form.errors["status"])}
-        )
+        raise validation_failed_from_form(form)
     services.person_set_status(
         actor=request.user, person_id=person.pk, status=form.cleaned_data["status"]
     )
@@ -302,9 +300,7 @@ def finance_void(request: HttpRequest, record_id: int) -> HttpResponse:
     record = FinancialRecord.objects.get_for(request.user, record_id, "change")
     form = VoidForm(request.POST)
     if not form.is_valid():
-        raise ValidationFailed(
-            form.errors["reason"][0], details={"reason": list(form.errors["reason"])}
-        )
+        raise validation_failed_from_form(form)
     services.financial_record_void(
         actor=request.user, record_id=record.pk, reason=form.cleaned_data["reason"]
     )

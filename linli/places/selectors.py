@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db.models import Count, QuerySet
 from shapely.geometry import Point, shape
 
@@ -61,6 +63,23 @@ def grid_containing(lat: float, lng: float, within: Place | None = None) -> Plac
     return None
 
 
+def _placeable(actor: User) -> QuerySet[Place]:
+    """Places inside the actor's jurisdiction, whatever their right to edit the tree."""
+    from linli.core.scoping import under_any
+
+    qs = Place.objects.all()
+    if not actor.sees_everything:
+        qs = qs.filter(under_any(actor.scope_paths, "path"))
+    return qs
+
+
+def buildings_by_code(actor: User, codes: Iterable[str]) -> dict[str, Place]:
+    """{code: building} for the codes that name buildings in the jurisdiction, one query."""
+    wanted = list(set(codes))
+    found = _placeable(actor).filter(level=PlaceLevel.BUILDING, code__in=wanted)
+    return {p.code: p for p in found.only("id", "code", "path")}
+
+
 def place_in_jurisdiction(actor: User, place_id: int | None, *, level: int | None = None) -> Place:
     """A place the actor may hang records on (a building for a household, say).
 
@@ -68,11 +87,8 @@ def place_in_jurisdiction(actor: User, place_id: int | None, *, level: int | Non
     tree itself; outside the jurisdiction (or of the wrong level) it is the same 404 as missing.
     """
     from linli.core.errors import NotFound
-    from linli.core.scoping import under_any
 
-    qs = Place.objects.all()
-    if not actor.sees_everything:
-        qs = qs.filter(under_any(actor.scope_paths, "path"))
+    qs = _placeable(actor)
     if level is not None:
         qs = qs.filter(level=level)
     try:

@@ -7,7 +7,7 @@ from linli.cases.models import Case, CaseState
 from .conftest import HERE, THERE
 
 
-def test_a_resident_reports_with_the_pin_and_a_resend_counts_once(client, actors, taxonomy):
+def test_a_resident_reports_with_the_pin_and_a_resend_counts_once(client, town, actors, taxonomy):
     client.force_login(actors.resident)
     form = client.get(reverse("cases:report")).content.decode()
     assert 'id="map-data"' in form and 'id="id_category"' in form
@@ -22,7 +22,7 @@ def test_a_resident_reports_with_the_pin_and_a_resend_counts_once(client, actors
     again = client.post(reverse("cases:report"), data)
     case = Case.objects.get()
     assert first["Location"] == again["Location"] == reverse("cases:detail", args=[case.pk])
-    assert case.reporter == actors.resident and case.grid.pk is not None
+    assert case.reporter == actors.resident and case.grid == town.grid
 
 
 def test_a_report_without_a_place_or_outside_every_grid_is_refused_inline(client, actors, taxonomy):
@@ -44,8 +44,10 @@ def test_the_case_page_offers_only_what_the_table_allows_and_actions_work(client
     assert Case.objects.get(pk=case.pk).state == CaseState.REGISTERED
     wrong = client.post(reverse("cases:act", args=[case.pk]), {"action": "register"})
     assert wrong.status_code == 409
-    html = client.get(reverse("cases:detail", args=[case.pk])).content.decode()
-    assert "register" in html  # the timeline shows the step
+    html = client.get(
+        reverse("cases:detail", args=[case.pk]), headers={"Accept-Language": "en"}
+    ).content.decode()
+    assert "Register → Registered" in html  # the timeline, in words
 
 
 def test_an_action_with_missing_fields_names_them(client, actors, report):
