@@ -3,6 +3,7 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO_HOUSEHOLDS ?= 3000
+DEMO_CASES ?= 1500
 HOST ?= 127.0.0.1
 PORT ?= 8000
 export DEBUG ?= 1
@@ -23,6 +24,7 @@ install-dev: $(BIN)/python
 demo: install
 	$(BIN)/linli migrate --noinput -v0
 	$(BIN)/linli seed --households $(DEMO_HOUSEHOLDS) --seed 1 --if-empty
+	$(BIN)/linli seed_cases --cases $(DEMO_CASES) --seed 1 --if-empty
 	$(BIN)/linli demo_accounts
 	@echo "Starting web server on http://$(HOST):$(PORT)/ and the task worker (Ctrl-C stops both)."
 	@trap 'kill 0' INT TERM EXIT; \

@@ -4,6 +4,7 @@ only translates JSON to their arguments."""
 
 import datetime as dt
 from decimal import Decimal
+from typing import Literal
 
 from django.http import FileResponse, HttpRequest
 from django.utils.translation import gettext as _
@@ -12,12 +13,13 @@ from ninja.pagination import paginate
 from ninja.security import django_auth
 
 from linli.core.api import ERRORS, Page, TokenAuth, actor_of
-from linli.core.errors import NotFound, ValidationFailed
+from linli.core.errors import NotFound, PermissionDenied, ValidationFailed
 from linli.core.masking import mask_phone
+from linli.core.roles import Perm
 from linli.core.uploads import declared_size_over
 from linli.places.models import Place
 
-from . import photos, selectors, services
+from . import photos, selectors, services, statistics
 from .models import (
     TIMED_STATES,
     Case,
@@ -264,6 +266,84 @@ def case_list(request, filters: Query[CaseQuery]):
             return Case.objects.none()
         f.place_path = path
     return selectors.case_list(actor=actor_of(request), filters=f)
+
+
+class StatisticsQuery(Schema):
+    start: dt.date = Field(description="First day of the period (reported on or after).")
+    end: dt.date = Field(description="Last day of the period, included.")
+    grouping: Literal["department", "street", "community", "grid"] = "street"
+    place_id: int | None = Field(None, description="Only cases under this place.")
+
+
+class CategoryCountOut(Schema):
+    code: str
+    name: str
+    cases: int
+
+
+class StatRowOut(Schema):
+    code: str
+    name: str
+    reported: int
+    registered: int
+    registration_rate: Decimal | None
+    rejected: int
+    open: int
+    overdue_open: int
+    dispatch_on_time: int
+    dispatch_late: int
+    dispatch_on_time_rate: Decimal | None
+    handle_on_time: int
+    handle_late: int
+    handle_on_time_rate: Decimal | None
+    close_on_time: int
+    close_late: int
+    close_on_time_rate: Decimal | None
+    reworked: int
+    rework_rate: Decimal | None
+    average_handling_hours: Decimal | None
+    average_closure_hours: Decimal | None
+    rated: int
+    average_rating: Decimal | None
+    satisfaction_rate: Decimal | None
+    top_categories: list[CategoryCountOut]
+
+
+class StatisticsOut(Schema):
+    start: dt.date
+    end: dt.date
+    grouping: str
+    as_of: dt.datetime
+    rows: list[StatRowOut]
+    total: StatRowOut
+
+
+@router.get("/statistics", response={200: StatisticsOut, **ERRORS})
+def case_statistics(request, query: Query[StatisticsQuery]):
+    """Figures of the cases reported in the period, per department, street, community or grid
+    (rates in per cent, times in hours; open cases past their deadline count as late)."""
+    actor = actor_of(request)
+    if not actor.has_perm_code(Perm.CASES_VIEW):
+        raise PermissionDenied()
+    place = None if query.place_id is None else Place.objects.get_for(actor, query.place_id)
+    stats = statistics.case_statistics(
+        actor=actor, start=query.start, end=query.end, grouping=query.grouping, place=place
+    )
+
+    def out(row):
+        row.top_categories = [
+            {"code": c.code, "name": c.name, "cases": n} for c, n in stats.top_of(row, 10)
+        ]
+        return row
+
+    return {
+        "start": stats.start,
+        "end": stats.end,
+        "grouping": stats.grouping,
+        "as_of": stats.now,
+        "rows": [out(r) for r in stats.rows],
+        "total": out(stats.total),
+    }
 
 
 @router.get("/{case_id}", response={200: CaseDetailOut, **ERRORS})

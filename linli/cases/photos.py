@@ -18,6 +18,7 @@ from linli.core.errors import PermissionDenied, ValidationFailed
 from linli.core.models import AuditAction, User
 from linli.core.roles import Perm
 
+from . import services
 from .models import Case, CaseEvent, CasePhoto
 
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
@@ -97,7 +98,7 @@ def public_copy(upload: UploadedFile, fmt: str) -> tuple[bytes, int, int]:
     return out.getvalue(), clean.width, clean.height
 
 
-def _may_add(actor: User, case: Case) -> bool:
+def may_add(actor: User, case: Case) -> bool:
     if case.reporter_id is not None and case.reporter_id == actor.pk:
         return True
     return not actor.is_resident and any(actor.has_perm_code(p) for p in PHOTO_PERMS)
@@ -109,7 +110,7 @@ def case_photo_add(*, actor: User, case_id: int, upload: UploadedFile) -> CasePh
     handle or verify cases. At most MAX_PHOTOS_PER_CASE per case (the case row is locked, so
     two uploads at once cannot both take the last place)."""
     case = Case.objects.select_for_update(of=("self",)).get_for(actor, case_id)
-    if not actor.is_active or not _may_add(actor, case):
+    if not actor.is_active or not may_add(actor, case):
         raise PermissionDenied()
     if CasePhoto.objects.filter(case=case).count() >= MAX_PHOTOS_PER_CASE:
         message = _("A case has at most %(n)d photos.") % {"n": MAX_PHOTOS_PER_CASE}
@@ -153,3 +154,36 @@ def case_photo_add(*, actor: User, case_id: int, upload: UploadedFile) -> CasePh
         photo.public.delete(save=False)
         raise
     return photo
+
+
+def _check_all(uploads: list[UploadedFile]) -> None:
+    """Check every photo before anything is stored; errors name the form field `photos`."""
+    if len(uploads) > MAX_PHOTOS_PER_CASE:
+        message = _("A case has at most %(n)d photos.") % {"n": MAX_PHOTOS_PER_CASE}
+        raise ValidationFailed(message, details={"photos": [message]})
+    for upload in uploads:
+        try:
+            check_photo(upload)
+        except ValidationFailed as exc:
+            message = f"{upload.name}: {exc.message}"
+            raise ValidationFailed(message, details={"photos": [message]}) from None
+
+
+@transaction.atomic
+def case_photos_add(*, actor: User, case_id: int, uploads: list[UploadedFile]) -> list[CasePhoto]:
+    """Attach several photos at once, all or none."""
+    _check_all(uploads)
+    return [case_photo_add(actor=actor, case_id=case_id, upload=upload) for upload in uploads]
+
+
+@transaction.atomic
+def case_report_with_photos(*, actor: User, uploads: list[UploadedFile], **report) -> Case:
+    """File a report (see services.case_report) with its photos, all or nothing: every photo is
+    checked before the report is stored. A resent report (same idempotency key) returns the
+    first one and adds no photos twice."""
+    _check_all(uploads)
+    case = services.case_report(actor=actor, **report)
+    if not case.is_replay:
+        for upload in uploads:
+            case_photo_add(actor=actor, case_id=case.pk, upload=upload)
+    return case

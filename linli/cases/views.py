@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
@@ -19,9 +20,10 @@ from linli.core.errors import NotFound, ValidationFailed, validation_failed_from
 from linli.core.models import Department
 from linli.core.pages import add_service_errors, list_page, redirect_after_save, requires
 from linli.core.roles import Perm
+from linli.core.uploads import declared_size_over
 from linli.places.models import Place, PlaceLevel
 
-from . import selectors, services, transitions
+from . import photos, selectors, services, transitions
 from .models import (
     TIMED_STATES,
     Case,
@@ -33,6 +35,23 @@ from .models import (
 )
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class PhotosField(forms.FileField):
+    """Several photos in one input; each is checked by its content in the service."""
+
+    def __init__(self, **kwargs) -> None:
+        accept = ",".join(t for t, _ext in photos.FORMATS.values())
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": accept}))
+        super().__init__(required=False, **kwargs)
+
+    def clean(self, data, initial=None) -> list:
+        files = data if isinstance(data, list | tuple) else [data] if data else []
+        return [super(PhotosField, self).clean(f, initial) for f in files]
+
+
 class ReportForm(forms.Form):
     category = forms.ModelChoiceField(
         label=_("What is the problem?"),
@@ -42,6 +61,10 @@ class ReportForm(forms.Form):
         label=_("description"), widget=forms.Textarea(attrs={"rows": 4}), max_length=2000
     )
     address = forms.CharField(label=_("address"), required=False, max_length=200)
+    photos = PhotosField(
+        label=_("Photos"),
+        help_text=_("Up to 9 JPEG, PNG or WebP photos of 10 MB; their location is removed."),
+    )
     lat = forms.FloatField(widget=forms.HiddenInput, required=False)
     lng = forms.FloatField(widget=forms.HiddenInput, required=False)
     # A resent form (bad connection, double tap) counts once.
@@ -61,12 +84,28 @@ def _map_data(user) -> dict:
 @requires(Perm.CASES_REPORT)
 def report(request: HttpRequest) -> HttpResponse:
     """上报: a mobile form with a map to place the pin."""
-    form = ReportForm(request.POST or None, initial={"idempotency_key": uuid.uuid4().hex})
-    if request.method == "POST" and form.is_valid():
+    too_large = request.method == "POST" and declared_size_over(
+        request, settings.LINLI_MAX_UPLOAD_BYTES
+    )
+    form = ReportForm(
+        request.POST or None,
+        request.FILES or None,
+        initial={"idempotency_key": uuid.uuid4().hex},
+    )
+    if too_large:
+        # The body was not read (see core.uploads); say why instead of losing the photos.
+        form.is_valid()
+        form.add_error(
+            "photos",
+            _("The photos together are %(size).1f MB; send at most %(limit)d MB with a report.")
+            % {"size": too_large / 2**20, "limit": settings.LINLI_MAX_UPLOAD_BYTES // 2**20},
+        )
+    elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            case = services.case_report(
+            case = photos.case_report_with_photos(
                 actor=request.user,
+                uploads=data["photos"],
                 category_id=data["category"].pk,
                 description=data["description"],
                 lat=data["lat"],
@@ -75,10 +114,19 @@ def report(request: HttpRequest) -> HttpResponse:
                 idempotency_key=data["idempotency_key"],
             )
         except ValidationFailed as exc:
-            add_service_errors(form, exc)
+            _report_errors(form, exc)
         else:
             return redirect_after_save(request, reverse("cases:detail", args=[case.pk]))
     return render(request, "cases/report.html", {"form": form, "map_data": _map_data(request.user)})
+
+
+def _report_errors(form: ReportForm, exc: ValidationFailed) -> None:
+    """The service names the point `location`; the page shows its whole message under the map."""
+    details = dict(exc.details)
+    if details.pop("location", None) is not None:
+        form.add_error("lat", exc.message)
+    if details:
+        add_service_errors(form, ValidationFailed(exc.message, details=details))
 
 
 class QueueForm(forms.Form):
@@ -131,10 +179,25 @@ def detail(request: HttpRequest, case_id: int) -> HttpResponse:
     actions = transitions.available_actions(user, case)
     context = {
         "case": case,
+        "photos": list(case.photos.all()),
+        "photo_form": PhotoForm() if photos.may_add(user, case) else None,
         "timeline": _labelled(selectors.case_timeline(actor=user, case_id=case.pk)),
         "actions": [(a, transitions.TRANSITIONS[a].label, _action_form(a)) for a in actions],
     }
     return render(request, "cases/detail.html", context)
+
+
+# Timeline events that are not a transition of their own (or are several, like "close").
+EVENT_LABELS = {
+    "report": _("Report filed"),
+    "close": _("Case closed"),
+    "rework": _("Sent back for rework"),
+    "photo": _("Photo added"),
+    "merged_in": _("A duplicate was merged in"),
+    "warning": _("Deadline near"),
+    "overdue": _("Overdue"),
+    "report_in_overdue": _("Report-in overdue"),
+}
 
 
 def _labelled(events) -> list:
@@ -143,7 +206,8 @@ def _labelled(events) -> list:
     out = list(events)
     for event in out:
         rule = transitions.TRANSITIONS.get(event.action)
-        event.action_label = (rule.label if rule and rule.label else None) or event.action
+        label = EVENT_LABELS.get(event.action) or (rule.label if rule else None)
+        event.action_label = label or event.action
         event.state_label = states.get(event.to_state, event.to_state)
     return out
 
@@ -293,4 +357,23 @@ def act(request: HttpRequest, case_id: int) -> HttpResponse:
     if form is not None and not form.is_valid():
         raise validation_failed_from_form(form, str(_("Check the fields of this action.")))
     _perform(user, case, action, form.cleaned_data if form is not None else {})
+    return redirect_after_save(request, reverse("cases:detail", args=[case.pk]))
+
+
+class PhotoForm(forms.Form):
+    photos = PhotosField(label=_("Add photos"))
+
+
+@login_required
+@require_POST
+def photo_add(request: HttpRequest, case_id: int) -> HttpResponse:
+    """Attach photos to the case (evidence of handling, say); each is checked by the service."""
+    case = selectors.case_get(actor=request.user, case_id=case_id)
+    length = declared_size_over(request, settings.LINLI_MAX_UPLOAD_BYTES)
+    if length:
+        raise photos.photo_too_large_error(length)
+    form = PhotoForm(request.POST, request.FILES)
+    if not form.is_valid() or not form.cleaned_data["photos"]:
+        raise ValidationFailed(_("Choose a photo first."), details={"photos": [_("Required.")]})
+    photos.case_photos_add(actor=request.user, case_id=case.pk, uploads=form.cleaned_data["photos"])
     return redirect_after_save(request, reverse("cases:detail", args=[case.pk]))

@@ -18,6 +18,9 @@ from .pagination import page_of
 
 PAGE_SIZE = 50
 
+# A date input must carry an ISO date, whatever the language's date format.
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
 
 def is_htmx(request: HttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true"

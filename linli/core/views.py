@@ -19,7 +19,7 @@ from linli.people.selectors import audit_search
 from linli.places.selectors import place_roots_for
 
 from .models import AuditAction, AuditEntry
-from .pages import is_htmx, list_page, requires
+from .pages import DATE_INPUT, is_htmx, list_page, requires
 from .roles import Perm
 
 
@@ -100,12 +100,8 @@ class AuditFilterForm(forms.Form):
         ],
     )
     actor_username = forms.CharField(label=_("User name"), required=False, max_length=150)
-    date_from = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    date_to = forms.DateField(
-        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    date_from = forms.DateField(label=_("From"), required=False, widget=DATE_INPUT)
+    date_to = forms.DateField(label=_("To"), required=False, widget=DATE_INPUT)
 
     def clean(self):
         data = super().clean()

@@ -1,9 +1,11 @@
+import datetime as dt
 from types import SimpleNamespace
 
 import pytest
+from django.utils import timezone
 
-from linli.cases import workdays
-from linli.cases.models import CalendarDay, Category
+from linli.cases import services, workdays
+from linli.cases.models import CalendarDay, Case, Category
 from linli.cases.seeding import (
     CALENDAR_FILE,
     TAXONOMY_FILE,
@@ -91,3 +93,49 @@ def report(actors, taxonomy):
         )
 
     return make
+
+
+def loop(actors, case, *, rating=None, rework=False):
+    """Register, dispatch to the category's department (CGJ), handle, verify, close, rate."""
+    services.case_register(actor=actors.operator, case_id=case.pk)
+    services.case_dispatch(actor=actors.operator, case_id=case.pk)
+    services.case_accept(actor=actors.cgj, case_id=case.pk)
+    services.case_report_handled(actor=actors.cgj, case_id=case.pk, evidence="已清运")
+    if rework:
+        services.case_verify(actor=actors.operator, case_id=case.pk, passed=False, note="没清干净")
+        services.case_accept(actor=actors.cgj, case_id=case.pk)  # back in the same hands
+        services.case_report_handled(actor=actors.cgj, case_id=case.pk, evidence="再次清运")
+    services.case_verify(actor=actors.operator, case_id=case.pk, passed=True)
+    services.case_close(actor=actors.operator, case_id=case.pk)
+    if rating:
+        services.case_rate(actor=actors.resident, case_id=case.pk, rating=rating)
+    return Case.objects.get(pk=case.pk)
+
+
+def shift(case, **deltas):
+    """Move the case's moments into the past (the loop ran in a second; life takes days)."""
+    case.refresh_from_db()
+    for name, delta in deltas.items():
+        setattr(case, name, getattr(case, name) - delta)
+    case.save(update_fields=list(deltas))
+
+
+@pytest.fixture
+def year(actors, report, town):
+    """Four cases this year in two streets, and one from two years ago."""
+    fixed = loop(actors, report(), rating=5)
+    shift(fixed, dispatched_at=dt.timedelta(hours=10))  # handled 10 h after dispatch
+    late = report(code="SJ0102")
+    services.case_register(actor=actors.operator, case_id=late.pk)
+    services.case_dispatch(actor=actors.operator, case_id=late.pk)
+    # Handling and closing deadlines already passed, and still open: late, not "unknown".
+    Case.objects.filter(pk=late.pk).update(
+        stage_deadline=timezone.now() - dt.timedelta(hours=1),
+        due_at=timezone.now() - dt.timedelta(hours=1),
+    )
+    rejected = report(point=THERE, description="其他街道的事")
+    services.case_reject(actor=actors.operator, case_id=rejected.pk, reason="不属于受理范围")
+    reworked = loop(actors, report(point=THERE), rating=3, rework=True)
+    old = report()
+    Case.objects.filter(pk=old.pk).update(reported_at=timezone.now() - dt.timedelta(days=800))
+    return {"fixed": fixed, "late": late, "rejected": rejected, "reworked": reworked, "old": old}

@@ -132,3 +132,68 @@ def test_who_may_add_photos(actors, report):
     assert (event.actor, event.data) == (actors.grid, {"photo_id": photo.pk})
     entry = AuditEntry.objects.get(object_type="cases.casephoto", object_id=str(photo.pk))
     assert entry.place_path == case.place_path and entry.actor == actors.grid
+
+
+def test_the_report_page_takes_photos_with_the_report_all_or_nothing(client, actors, taxonomy):
+    from django.urls import reverse
+
+    from linli.cases.models import Case
+
+    from .conftest import HERE
+
+    client.force_login(actors.resident)
+    data = {
+        "category": taxonomy.cat["SJ0101"].pk,
+        "description": "井盖坏了",
+        "lat": HERE[0],
+        "lng": HERE[1],
+        "idempotency_key": "with-photos",
+    }
+    bad = client.post(
+        reverse("cases:report"),
+        {**data, "photos": [upload(image_bytes()), upload(b"<html>", "fake.jpg")]},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert "fake.jpg: This file is not a photo" in bad.content.decode()
+    assert not Case.objects.exists() and not CasePhoto.objects.exists()
+
+    good = client.post(
+        reverse("cases:report"),
+        {**data, "photos": [upload(image_bytes()), upload(image_bytes("PNG"), "b.png")]},
+    )
+    case = Case.objects.get()
+    assert good["Location"] == reverse("cases:detail", args=[case.pk])
+    assert case.photos.count() == 2
+    resent = client.post(reverse("cases:report"), {**data, "photos": [upload(image_bytes())]})
+    assert resent["Location"] == good["Location"] and case.photos.count() == 2
+
+    page = client.get(good["Location"]).content.decode()
+    for photo in case.photos.all():
+        url = reverse("api:case_photo", kwargs={"case_id": case.pk, "photo_id": photo.pk})
+        assert f'src="{url}"' in page
+        served = b"".join(client.get(url).streaming_content)
+        assert ExifTags.IFD.GPSInfo not in exif_of(served)
+
+
+def test_photos_added_on_the_case_page_and_an_oversized_body_refused_unread(
+    client, actors, report, settings
+):
+    from django.urls import reverse
+
+    case = report()
+    client.force_login(actors.grid)
+    url = reverse("cases:photo_add", args=[case.pk])
+    added = client.post(url, {"photos": [upload(image_bytes())]})
+    assert added.status_code == 302 and case.photos.count() == 1
+    assert CaseEvent.objects.filter(case=case, action="photo").count() == 1
+
+    settings.LINLI_MAX_UPLOAD_BYTES = 1024
+    big = client.post(
+        url,
+        {"photos": [upload(image_bytes() + b"\0" * 200_000)]},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert big.status_code == 422 and case.photos.count() == 1
+
+    client.force_login(actors.neighbour)  # outside the jurisdiction: the same as missing
+    assert client.post(url, {"photos": [upload(image_bytes())]}).status_code == 404
