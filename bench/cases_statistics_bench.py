@@ -24,7 +24,6 @@ import argparse
 import datetime as dt
 import os
 import statistics as stats_module
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,10 +32,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
 from cases_sweep_bench import (  # noqa: E402
-    LINLI,
     build_district,
     create_database,
     drop_database,
+    migrate_and_set_up,
+    print_table_size,
 )
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/linli_bench_stats"
@@ -147,18 +147,7 @@ def main() -> None:
 
     create_database(args.url, args.recreate)
     try:
-        env = {**os.environ, "DATABASE_URL": args.url, "DEBUG": "0"}
-        env["LINLI_ALLOW_INSECURE_KEY"] = "1"
-        started = time.perf_counter()
-        subprocess.run([str(LINLI), "migrate", "--noinput", "-v0"], env=env, check=True)
-        print(f"migrate (with taxonomy and calendar): {time.perf_counter() - started:.1f} s")
-
-        os.environ.update(env)
-        os.environ["DJANGO_SETTINGS_MODULE"] = "linli.settings"
-        sys.path.insert(0, str(ROOT))
-        import django
-
-        django.setup()
+        migrate_and_set_up(args.url)
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
         from django.utils import timezone
@@ -173,9 +162,7 @@ def main() -> None:
         seconds = generate_cases(args.cases, grids, handlers)
         total = Case.objects.count()
         print(f"generated {total:,} cases in {seconds:.1f} s ({total / seconds:,.0f} rows/s)")
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_size_pretty(pg_total_relation_size('cases_case'))")
-            print(f"cases_case with indexes: {cursor.fetchone()[0]}")
+        print_table_size()
 
         operator = User.objects.create(username="bench_operator", role=Role.COMMAND_OPERATOR)
         operator.places.set([Place.objects.get(level=PlaceLevel.DISTRICT)])

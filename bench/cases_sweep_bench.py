@@ -66,6 +66,29 @@ def drop_database(url: str) -> None:
         conn.execute(f"DROP DATABASE IF EXISTS {database_name(url)} WITH (FORCE)")
 
 
+def migrate_and_set_up(url: str) -> None:
+    """Migrate the scratch database in a subprocess (timed), then set Django up on it here,
+    production-like (DEBUG=0)."""
+    env = {**os.environ, "DATABASE_URL": url, "DEBUG": "0", "LINLI_ALLOW_INSECURE_KEY": "1"}
+    started = time.perf_counter()
+    subprocess.run([str(LINLI), "migrate", "--noinput", "-v0"], env=env, check=True)
+    print(f"migrate (with taxonomy and calendar): {time.perf_counter() - started:.1f} s")
+    os.environ.update(env)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "linli.settings"
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def print_table_size() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_size_pretty(pg_total_relation_size('cases_case'))")
+        print(f"cases_case with indexes: {cursor.fetchone()[0]}")
+
+
 def build_district():
     from linli.core.models import Department, User
     from linli.core.roles import Role
@@ -205,22 +228,7 @@ def main() -> None:
 
     create_database(args.url, args.recreate)
     try:
-        env = {
-            **os.environ,
-            "DATABASE_URL": args.url,
-            "DEBUG": "0",
-            "LINLI_ALLOW_INSECURE_KEY": "1",
-        }
-        started = time.perf_counter()
-        subprocess.run([str(LINLI), "migrate", "--noinput", "-v0"], env=env, check=True)
-        print(f"migrate (with taxonomy and calendar): {time.perf_counter() - started:.1f} s")
-
-        os.environ.update(env)
-        os.environ["DJANGO_SETTINGS_MODULE"] = "linli.settings"
-        sys.path.insert(0, str(ROOT))
-        import django
-
-        django.setup()
+        migrate_and_set_up(args.url)
         import datetime as dt
 
         from django.db import connection
@@ -236,9 +244,7 @@ def main() -> None:
         total = Case.objects.count()
         open_count = Case.objects.open().count()
         print(f"generated {total:,} cases ({open_count:,} open) in {seconds:.1f} s")
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_size_pretty(pg_total_relation_size('cases_case'))")
-            print(f"cases_case with indexes: {cursor.fetchone()[0]}")
+        print_table_size()
 
         now = timezone.now()
         print("plan of the red selection:\n" + explain_red_update(now))

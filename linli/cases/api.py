@@ -235,7 +235,7 @@ def case_report(request, payload: CaseReportIn):
     with the first report instead of filing a second."""
     case = services.case_report(
         actor=actor_of(request),
-        category_id=_category_id(payload.category, minor_only=True),
+        category_code=payload.category,
         description=payload.description,
         source=payload.source,
         lat=payload.lat,

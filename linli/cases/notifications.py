@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import time
 from abc import ABC, abstractmethod
 
 from django.conf import settings
@@ -113,10 +114,28 @@ def notify_case_event(*, case: Case, event: CaseEvent, actor: User | None) -> in
     return len(rows)
 
 
+# At most one delivery task per process in this many seconds: at a hundred reports a second, a
+# task per change would cost each report a second transaction and the worker a task each. A
+# task sends every pending row, so one enqueued moments ago sends this change's rows too;
+# should it have read the table just before they were committed, the every-minute job does.
+ENQUEUE_AT_MOST_EVERY = 1.0
+_last_enqueued = -ENQUEUE_AT_MOST_EVERY
+
+
 def enqueue_delivery() -> None:
+    global _last_enqueued
     from .tasks import deliver_notifications
 
+    now = time.monotonic()
+    if now - _last_enqueued < ENQUEUE_AT_MOST_EVERY:
+        return
+    _last_enqueued = now
     deliver_notifications.enqueue()
+
+
+def reset_enqueue_debounce() -> None:
+    global _last_enqueued
+    _last_enqueued = -ENQUEUE_AT_MOST_EVERY
 
 
 def render(message: Outbox) -> str:

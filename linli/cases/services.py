@@ -213,7 +213,8 @@ def _replay(existing: Case, category_id: Any, description: str) -> Case:
 def case_report(
     *,
     actor: User | None,
-    category_id: Any,
+    category_id: Any = None,
+    category_code: str = "",
     description: str,
     source: str | None = None,
     lat: Any = None,
@@ -224,10 +225,11 @@ def case_report(
     reporter_phone: str = "",
     idempotency_key: str = "",
 ) -> Case:
-    """File a report (上报). `actor` None is an anonymous resident (a phone number is required
-    and the category must allow it). Staff entering a 12345 call use source "hotline" and give
-    the caller's name and phone. The returned case has `is_replay` True when an earlier report
-    with the same idempotency key was returned instead of a new one."""
+    """File a report (上报) in a category given by id or by code. `actor` None is an anonymous
+    resident (a phone number is required and the category must allow it). Staff entering a
+    12345 call use source "hotline" and give the caller's name and phone. The returned case has
+    `is_replay` True when an earlier report with the same idempotency key was returned instead
+    of a new one."""
     if actor is not None and not actor.is_authenticated:
         actor = None
     description = _text(
@@ -247,12 +249,9 @@ def case_report(
             _("An idempotency key has at most 64 characters."),
             details={"idempotency_key": [_("Too long.")]},
         )
+    # A resend is found by the unique constraint when its insert fails (below): looking first
+    # would cost every new report a query to serve the rare resend.
     reporter_key = _reporter_key(actor, phone)
-    if key:
-        existing = Case.objects.filter(reporter_key=reporter_key, idempotency_key=key).first()
-        if existing is not None:
-            return _replay(existing, category_id, description)
-
     if actor is not None:
         _require(actor, Perm.CASES_REPORT)
     source = source or (Source.GRID_PATROL if actor and actor.is_staff_role else Source.RESIDENT)
@@ -261,11 +260,13 @@ def case_report(
     if source in STAFF_SOURCES and (actor is None or not actor.is_staff_role):
         raise PermissionDenied(_("Only staff can file reports from this source."))
     try:
-        category = Category.objects.get(pk=category_id, is_active=True, parent__isnull=False)
+        by = {"code": category_code} if category_code else {"pk": category_id}
+        category = Category.objects.get(**by, is_active=True, parent__isnull=False)
     except (Category.DoesNotExist, ValueError, TypeError):
+        field = "category" if category_code else "category_id"
         raise ValidationFailed(
             _("Choose a category from the list (a minor class)."),
-            details={"category_id": [_("Unknown category.")]},
+            details={field: [_("Unknown category.")]},
         ) from None
     if actor is None:
         if not category.anonymous_allowed:
@@ -321,7 +322,7 @@ def case_report(
         # Two resends raced; the one stored first is the report.
         existing = Case.objects.filter(reporter_key=reporter_key, idempotency_key=key).first()
         if key and existing is not None:
-            return _replay(existing, category_id, description)
+            return _replay(existing, category.pk, description)
         raise
     # The number carries the day and the row id: unique without a counter to lock.
     case.number = f"{timezone.localtime(now):%Y%m%d}{case.pk:08d}"

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 import pytest
 from django.utils import timezone
 
-from linli.cases import services, workdays
+from linli.cases import notifications, services, workdays
 from linli.cases.models import CalendarDay, Case, Category
 from linli.cases.seeding import (
     CALENDAR_FILE,
@@ -35,6 +35,12 @@ def fresh_calendar_cache():
     workdays.reset()
     yield
     workdays.reset()
+
+
+@pytest.fixture(autouse=True)
+def fresh_enqueue_debounce():
+    """Each test starts as a fresh process would: its first change enqueues the sender."""
+    notifications.reset_enqueue_debounce()
 
 
 @pytest.fixture

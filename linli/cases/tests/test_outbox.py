@@ -114,3 +114,16 @@ def test_two_senders_at_once_send_each_message_exactly_once(town, taxonomy, chan
         t.join()
     assert sum(counts) == 60 == len(SENT) == len(set(SENT))
     assert not Outbox.objects.exclude(status=OutboxStatus.SENT).exists()
+
+
+def test_changes_in_quick_succession_enqueue_one_sender(
+    actors, report, django_capture_on_commit_callbacks
+):
+    from django_tasks_db.models import DBTaskResult
+
+    with django_capture_on_commit_callbacks(execute=True):
+        report()
+        report(description="另一处垃圾")
+    # One sender serves both: it sends every pending row when it runs.
+    assert DBTaskResult.objects.count() == 1
+    assert Outbox.objects.filter(status="pending").count() == 2
