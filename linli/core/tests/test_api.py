@@ -159,3 +159,15 @@ def test_api_token_command_prints_a_working_key(client, grid_worker, capsys):
     key = capsys.readouterr().out.strip()
     r = client.get("/api/v1/me", headers={"Authorization": f"Bearer {key}"})
     assert r.json()["username"] == grid_worker.username
+
+
+def test_the_openapi_document_is_built_once_per_language():
+    from django.utils import translation
+
+    from linli.api import api
+
+    first = api.get_openapi_schema()
+    assert api.get_openapi_schema() is first
+    with translation.override("zh-hans"):
+        chinese = api.get_openapi_schema()
+    assert chinese is not first and api.get_openapi_schema(path_prefix="/api/v1/") is first
