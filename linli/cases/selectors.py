@@ -12,7 +12,8 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from linli.core.models import User
 
-from .models import TIMED_STATES, Case, CaseEvent, CaseState, Category, WarningLevel
+from .models import TIMED_STATES, Case, CaseEvent, CaseState, Category, Tier, WarningLevel
+from .transitions import TRANSITIONS, actor_level
 
 EARTH_RADIUS_M = 6_371_000
 
@@ -63,6 +64,40 @@ def handler_inbox(*, actor: User) -> QuerySet[Case]:
             Q(handler=actor, state__in=(CaseState.DISPATCHED, CaseState.IN_HAND))
             | Q(department__in=departments, handler__isnull=True, state=CaseState.DISPATCHED)
         )
+        .select_related("category", "grid")
+        .order_by("-warning", "stage_deadline")
+    )
+
+
+# The step each kind of staff takes next, by the state it starts from (re-dispatch and the
+# alternatives — reject, merge, close without a fix — are choices on these same cases).
+_NEXT_STEPS = {
+    "register": (CaseState.REPORTED,),
+    "dispatch": (CaseState.REGISTERED,),
+    "verify": (CaseState.HANDLED,),
+    "close_fixed": (CaseState.VERIFIED,),
+}
+
+
+def waiting_for(*, actor: User) -> QuerySet[Case]:
+    """待办: cases waiting for this person's next step. Held at their own tier and in a state
+    their role moves on (a grid worker registers, dispatches, verifies and closes grid cases;
+    a street officer the cases escalated to the street); whistled cases held at the district
+    not yet whistled, for the command centre; and a handler's inbox (see handler_inbox)."""
+    level = actor_level(actor)
+    departments = actor.departments.values("pk")
+    wanted = Q(handler=actor, state__in=(CaseState.DISPATCHED, CaseState.IN_HAND)) | Q(
+        department__in=departments, handler__isnull=True, state=CaseState.DISPATCHED
+    )
+    for action, states in _NEXT_STEPS.items():
+        if actor.has_perm_code(TRANSITIONS[action].perm):
+            wanted |= Q(state__in=states, tier=level)
+    whistle = TRANSITIONS["whistle"]
+    if actor.has_perm_code(whistle.perm) and level <= Tier.DISTRICT:
+        wanted |= Q(state__in=whistle.sources, tier=Tier.DISTRICT, whistle__isnull=True)
+    return (
+        Case.objects.restrict(actor)
+        .filter(wanted)
         .select_related("category", "grid")
         .order_by("-warning", "stage_deadline")
     )

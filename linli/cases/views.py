@@ -150,7 +150,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     data = form.cleaned_data if form.is_valid() else {}
     name = data.get("queue") or "open"
     if name == "mine":
-        cases = selectors.handler_inbox(actor=user)
+        cases = selectors.waiting_for(actor=user)
     elif name == "overdue":
         cases = selectors.overdue_queue(actor=user)
     else:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from django.db import connections
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
@@ -42,3 +43,7 @@ def chromium_page(*, width: int = 360, height: int = 740, locale: str = "zh-CN")
             yield context.new_page()
         finally:
             browser.close()
+            # ORM calls made inside this block get a connection of their own (Playwright's
+            # greenlet context); close it, or PostgreSQL keeps the test database busy and
+            # cannot drop it. Browser tests use live_server, so nothing is rolled back here.
+            connections.close_all()
