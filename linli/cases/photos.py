@@ -172,6 +172,8 @@ def _check_all(uploads: list[UploadedFile]) -> None:
 @transaction.atomic
 def case_photos_add(*, actor: User, case_id: int, uploads: list[UploadedFile]) -> list[CasePhoto]:
     """Attach several photos at once, all or none."""
+    if not uploads:
+        raise ValidationFailed(_("Choose a photo first."), details={"photos": [_("Required.")]})
     _check_all(uploads)
     return [case_photo_add(actor=actor, case_id=case_id, upload=upload) for upload in uploads]
 

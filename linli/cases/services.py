@@ -391,8 +391,23 @@ def case_reject(*, actor: User, case_id: Any, reason: str) -> Case:
 
 
 @transaction.atomic
-def case_merge(*, actor: User, case_id: Any, into_case_id: Any) -> Case:
-    """Close a duplicate report into an open case of the same category (closed: duplicate)."""
+def case_merge(
+    *, actor: User, case_id: Any, into_case_id: Any = None, into_number: str = ""
+) -> Case:
+    """Close a duplicate report into an open case of the same category (closed: duplicate),
+    named by id or by its case number."""
+    if into_number:
+        into_case_id = (
+            Case.objects.restrict(actor)
+            .filter(number=into_number.strip())
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if into_case_id is None:
+            raise ValidationFailed(
+                _("No case with this number in your jurisdiction."),
+                details={"into_number": [_("Not found.")]},
+            )
     if str(case_id) == str(into_case_id):
         raise ValidationFailed(
             _("A case cannot be merged into itself."),

@@ -146,7 +146,8 @@ class StatRow:
             self.categories[category_id] += values["reported"]
 
     def merge(self, other: StatRow) -> None:
-        self.add({f.name: getattr(other, f.name) for f in fields(other) if f.name in COUNTS})
+        for name in COUNTS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
         self.categories.update(other.categories)
 
     # 立案率: of everything reported, the share registered.
@@ -216,7 +217,7 @@ class CaseStatistics:
         return [(self.categories[pk], count) for pk, count in row.categories.most_common(n)]
 
 
-def period_problem(start: dt.date, end: dt.date) -> dict[str, list[str]]:
+def _period_problem(start: dt.date, end: dt.date) -> dict[str, list[str]]:
     if end < start:
         return {"end": [str(_("The end is before the start."))]}
     if (end - start).days >= MAX_PERIOD_DAYS:
@@ -241,7 +242,7 @@ def case_statistics(
     """Figures of the cases reported from `start` to `end` (both days included, local time)
     within the actor's reach, under `place` if given, one row per department or per place of
     the grouping's level."""
-    problems = period_problem(start, end)
+    problems = _period_problem(start, end)
     if grouping not in dict(Grouping.CHOICES):
         problems["grouping"] = [str(_("Choose department, street, community or grid."))]
     if problems:
@@ -286,7 +287,8 @@ def _label(by_key: dict[int | None, StatRow], grouping: str) -> list[StatRow]:
             row.code = department.code if department else ""
             row.name = department.name if department else str(_("Not dispatched yet"))
         return sorted(by_key.values(), key=lambda r: (r.key is None, r.code))
-    grids = Place.objects.in_bulk(list(by_key))
+    # Names and paths only: a grid's boundary is kilobytes of GeoJSON the figures never read.
+    grids = Place.objects.only("code", "name", "path").in_bulk(list(by_key))
     if grouping == Grouping.GRID:
         for pk, row in by_key.items():
             row.code, row.name = grids[pk].code, grids[pk].name
@@ -340,13 +342,12 @@ def open_case_points(
     if place is not None:
         cases = cases.filter(place_path__under=place.path)
     states = dict(CaseState.choices)
-    names = dict(Category.objects.values_list("pk", "name"))
     rows = cases.order_by("-warning", "stage_deadline", "id").values_list(
-        "id", "number", "lat", "lng", "warning", "state", "category_id"
+        "id", "number", "lat", "lng", "warning", "state", "category__name"
     )[:limit]
     points = [
-        OpenCasePoint(pk, number, lat, lng, warning, str(states[state]), names.get(cat, ""))
-        for pk, number, lat, lng, warning, state, cat in rows
+        OpenCasePoint(pk, number, lat, lng, warning, str(states[state]), category)
+        for pk, number, lat, lng, warning, state, category in rows
     ]
     total = len(points) if len(points) < limit else cases.count()
     return points, total

@@ -10,8 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from linli.core.errors import validation_failed_from_form
-from linli.core.pages import DATE_INPUT, requires
+from linli.core.errors import ValidationFailed, validation_failed_from_form
+from linli.core.pages import DATE_INPUT, add_service_errors, requires
 from linli.core.roles import Perm
 from linli.places.models import Place, PlaceLevel
 
@@ -61,13 +61,6 @@ class StatisticsForm(forms.Form):
         super().__init__(data, **kwargs)
         self.fields["place"].restrict_to(actor)
 
-    def clean(self):
-        data = super().clean()
-        if data.get("start") and data.get("end"):
-            for name, messages in statistics.period_problem(data["start"], data["end"]).items():
-                self.add_error(name, messages)
-        return data
-
 
 def _defaults() -> dict:
     """This year so far, per street."""
@@ -90,7 +83,11 @@ def statistics_page(request: HttpRequest) -> HttpResponse:
     form = _form(request)
     stats = None
     if not form.is_bound or form.is_valid():
-        stats = statistics.case_statistics(actor=request.user, **_query(form))
+        # The service owns the rules of a period; its refusal shows next to the fields.
+        try:
+            stats = statistics.case_statistics(actor=request.user, **_query(form))
+        except ValidationFailed as exc:
+            add_service_errors(form, exc)
     labels = {attr: label for attr, label, _f in COLUMNS}
     context = {
         "form": form,

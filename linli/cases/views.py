@@ -4,6 +4,7 @@ timeline and the actions the transitions table allows this user now."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -212,21 +213,27 @@ def _labelled(events) -> list:
     return out
 
 
-class _NoteForm(forms.Form):
+class _ActionForm(forms.Form):
+    def service_arguments(self) -> dict[str, Any]:
+        """The service's keyword arguments; fields are named after them unless said here."""
+        return dict(self.cleaned_data)
+
+
+class _NoteForm(_ActionForm):
     note = forms.CharField(
         label=_("note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
 
 
-class _ReasonForm(forms.Form):
+class _ReasonForm(_ActionForm):
     reason = forms.CharField(label=_("reason"), widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class _EvidenceForm(forms.Form):
+class _EvidenceForm(_ActionForm):
     evidence = forms.CharField(label=_("What was done"), widget=forms.Textarea(attrs={"rows": 3}))
 
 
-class _DispatchForm(forms.Form):
+class _DispatchForm(_ActionForm):
     department = forms.ModelChoiceField(
         label=_("department"),
         queryset=Department.objects.order_by("code"),
@@ -234,12 +241,16 @@ class _DispatchForm(forms.Form):
         help_text=_("Empty: the category's department."),
     )
 
+    def service_arguments(self) -> dict[str, Any]:
+        department = self.cleaned_data["department"]
+        return {"department_id": department.pk if department else None}
 
-class _MergeForm(forms.Form):
+
+class _MergeForm(_ActionForm):
     into_number = forms.CharField(label=_("Case number to merge into"), max_length=20)
 
 
-class _CloseOtherForm(forms.Form):
+class _CloseOtherForm(_ActionForm):
     reason = forms.ChoiceField(
         label=_("reason"),
         choices=[(CloseReason.NOT_OUR_REMIT, CloseReason.NOT_OUR_REMIT.label),
@@ -248,14 +259,14 @@ class _CloseOtherForm(forms.Form):
     note = forms.CharField(label=_("note"), widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class _RateForm(forms.Form):
+class _RateForm(_ActionForm):
     rating = forms.TypedChoiceField(
         label=_("rating"), coerce=int, choices=[(i, "★" * i) for i in range(5, 0, -1)]
     )
     comment = forms.CharField(label=_("comment"), required=False, max_length=500)
 
 
-class _WhistleForm(forms.Form):
+class _WhistleForm(_ActionForm):
     kind = forms.ChoiceField(label=_("kind"), choices=WhistleKind.choices)
     lead_department = forms.ModelChoiceField(
         label=_("lead department"), queryset=Department.objects.order_by("code")
@@ -267,81 +278,38 @@ class _WhistleForm(forms.Form):
     )
     note = forms.CharField(label=_("note"), required=False)
 
+    def service_arguments(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "kind": data["kind"],
+            "lead_department_id": data["lead_department"].pk,
+            "co_department_ids": [d.pk for d in data["co_departments"]],
+            "note": data["note"],
+        }
 
-ACTION_FORMS: dict[str, type[forms.Form] | None] = {
-    "register": None,
-    "accept": None,
-    "close_fixed": _NoteForm,
-    "reject": _ReasonForm,
-    "escalate": _ReasonForm,
-    "merge": _MergeForm,
-    "dispatch": _DispatchForm,
-    "report_handled": _EvidenceForm,
-    "verify": _NoteForm,
-    "verify_fail": _NoteForm,
-    "close_other": _CloseOtherForm,
-    "rate": _RateForm,
-    "whistle": _WhistleForm,
-    "report_in": _NoteForm,
+
+# Each page action: its form (None: a bare button), its service and the arguments it fixes.
+ACTIONS: dict[str, tuple[type[_ActionForm] | None, Callable[..., Case], dict[str, Any]]] = {
+    "register": (None, services.case_register, {}),
+    "reject": (_ReasonForm, services.case_reject, {}),
+    "merge": (_MergeForm, services.case_merge, {}),
+    "dispatch": (_DispatchForm, services.case_dispatch, {}),
+    "accept": (None, services.case_accept, {}),
+    "report_handled": (_EvidenceForm, services.case_report_handled, {}),
+    "verify": (_NoteForm, services.case_verify, {"passed": True}),
+    "verify_fail": (_NoteForm, services.case_verify, {"passed": False}),
+    "close_fixed": (_NoteForm, services.case_close, {"reason": CloseReason.FIXED}),
+    "close_other": (_CloseOtherForm, services.case_close, {}),
+    "rate": (_RateForm, services.case_rate, {}),
+    "escalate": (_ReasonForm, services.case_escalate, {}),
+    "whistle": (_WhistleForm, services.case_whistle, {}),
+    "report_in": (_NoteForm, services.case_report_in, {}),
 }
 
 
-def _action_form(action: str, data=None) -> forms.Form | None:
-    form_class = ACTION_FORMS.get(action)
+def _action_form(action: str, data=None) -> _ActionForm | None:
+    form_class = ACTIONS[action][0]
     return form_class(data, prefix=action) if form_class else None
-
-
-def _perform(user, case: Case, action: str, data: dict[str, Any]) -> None:
-    """The one place a page action turns into its service call."""
-    pk = case.pk
-    if action == "merge":
-        into = Case.objects.restrict(user).filter(number=data["into_number"].strip()).first()
-        if into is None:
-            raise ValidationFailed(
-                _("No case with this number in your jurisdiction."),
-                details={"into_number": [_("Not found.")]},
-            )
-        services.case_merge(actor=user, case_id=pk, into_case_id=into.pk)
-        return
-    calls = {
-        "register": lambda: services.case_register(actor=user, case_id=pk),
-        "accept": lambda: services.case_accept(actor=user, case_id=pk),
-        "reject": lambda: services.case_reject(actor=user, case_id=pk, reason=data["reason"]),
-        "escalate": lambda: services.case_escalate(actor=user, case_id=pk, reason=data["reason"]),
-        "dispatch": lambda: services.case_dispatch(
-            actor=user,
-            case_id=pk,
-            department_id=data["department"].pk if data.get("department") else None,
-        ),
-        "report_handled": lambda: services.case_report_handled(
-            actor=user, case_id=pk, evidence=data["evidence"]
-        ),
-        "verify": lambda: services.case_verify(
-            actor=user, case_id=pk, passed=True, note=data["note"]
-        ),
-        "verify_fail": lambda: services.case_verify(
-            actor=user, case_id=pk, passed=False, note=data["note"]
-        ),
-        "close_fixed": lambda: services.case_close(
-            actor=user, case_id=pk, reason=CloseReason.FIXED, note=data["note"]
-        ),
-        "close_other": lambda: services.case_close(
-            actor=user, case_id=pk, reason=data["reason"], note=data["note"]
-        ),
-        "rate": lambda: services.case_rate(
-            actor=user, case_id=pk, rating=data["rating"], comment=data["comment"]
-        ),
-        "whistle": lambda: services.case_whistle(
-            actor=user,
-            case_id=pk,
-            kind=data["kind"],
-            lead_department_id=data["lead_department"].pk,
-            co_department_ids=[d.pk for d in data["co_departments"]],
-            note=data["note"],
-        ),
-        "report_in": lambda: services.case_report_in(actor=user, case_id=pk, note=data["note"]),
-    }
-    calls[action]()
 
 
 @login_required
@@ -351,12 +319,14 @@ def act(request: HttpRequest, case_id: int) -> HttpResponse:
     user = request.user
     case = selectors.case_get(actor=user, case_id=case_id)
     action = request.POST.get("action", "")
-    if action not in ACTION_FORMS:
+    if action not in ACTIONS:
         raise NotFound()
     form = _action_form(action, request.POST)
     if form is not None and not form.is_valid():
         raise validation_failed_from_form(form, str(_("Check the fields of this action.")))
-    _perform(user, case, action, form.cleaned_data if form is not None else {})
+    _form_class, service, fixed = ACTIONS[action]
+    arguments = form.service_arguments() if form is not None else {}
+    service(actor=user, case_id=case.pk, **fixed, **arguments)
     return redirect_after_save(request, reverse("cases:detail", args=[case.pk]))
 
 
@@ -373,7 +343,7 @@ def photo_add(request: HttpRequest, case_id: int) -> HttpResponse:
     if length:
         raise photos.photo_too_large_error(length)
     form = PhotoForm(request.POST, request.FILES)
-    if not form.is_valid() or not form.cleaned_data["photos"]:
-        raise ValidationFailed(_("Choose a photo first."), details={"photos": [_("Required.")]})
+    if not form.is_valid():
+        raise validation_failed_from_form(form, str(_("Choose a photo first.")))
     photos.case_photos_add(actor=request.user, case_id=case.pk, uploads=form.cleaned_data["photos"])
     return redirect_after_save(request, reverse("cases:detail", args=[case.pk]))

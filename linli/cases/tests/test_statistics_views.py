@@ -40,7 +40,9 @@ def test_the_page_shows_a_row_per_street_with_totals_and_a_chart(
 def test_a_backwards_period_or_a_place_outside_reach_is_an_inline_error(client, actors, town):
     client.force_login(actors.street)
     backwards = client.get(
-        reverse("cases:statistics"), {"start": TODAY, "end": TODAY - dt.timedelta(days=2)}, **EN
+        reverse("cases:statistics"),
+        {"start": TODAY, "end": TODAY - dt.timedelta(days=2), "grouping": "street"},
+        **EN,
     ).content.decode()
     assert "The end is before the start." in backwards and 'id="chart"' not in backwards
     elsewhere = client.get(

@@ -78,3 +78,19 @@ def test_queue_counts_for_the_command_centre(client, actors, report):
     client.force_login(actors.operator)
     html = client.get(reverse("cases:queue")).content.decode()
     assert "<b>2</b>" in html
+
+
+def test_a_duplicate_is_merged_on_its_page_by_the_other_case_number(client, actors, report):
+    first = report()
+    second = report(description="同一堆垃圾")
+    client.force_login(actors.grid)
+    act = reverse("cases:act", args=[second.pk])
+    missing = client.post(
+        act, {"action": "merge", "merge-into_number": "19990101000000"}, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert missing.status_code == 422
+    assert "No case with this number in your jurisdiction." in missing.content.decode()
+    merged = client.post(act, {"action": "merge", "merge-into_number": f" {first.number} "})
+    assert merged.status_code == 302
+    second.refresh_from_db()
+    assert (second.state, second.merged_into_id) == (CaseState.CLOSED_OTHER, first.pk)

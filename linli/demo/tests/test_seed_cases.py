@@ -24,9 +24,10 @@ def city(db):
 
 
 def seed_cases(**options) -> str:
-    out = io.StringIO()
-    call_command("seed_cases", stdout=out, stderr=io.StringIO(), **options)
-    return out.getvalue()
+    """What the command printed, standard output then standard error."""
+    out, err = io.StringIO(), io.StringIO()
+    call_command("seed_cases", stdout=out, stderr=err, **options)
+    return out.getvalue() + err.getvalue()
 
 
 def test_cases_follow_the_loop_and_land_in_their_grid(city):
@@ -66,7 +67,7 @@ def test_the_statistics_of_the_demo_are_plausible_and_the_seed_repeats(city):
     assert 50 <= stats.total.close_on_time_rate <= 100
     assert stats.total.average_rating >= 3
 
-    assert "nothing generated" not in seed_cases(cases=200, seed=9, if_empty=True)
+    assert "Cases already exist; nothing generated." in seed_cases(cases=200, seed=9, if_empty=True)
     assert Case.objects.count() == 200  # --if-empty left them alone
     Case.objects.all().delete()
     seed_cases(cases=200, seed=9)
