@@ -1,6 +1,7 @@
 import pytest
 from django.utils import translation
 
+from linli.core.refcache import ProcessCache
 from linli.core.roles import Role
 from linli.core.testing.factories import Town, make_user
 
@@ -10,6 +11,14 @@ def english_messages():
     """Service-level tests read English messages; pages follow the request's language."""
     with translation.override("en"):
         yield
+
+
+@pytest.fixture(autouse=True)
+def fresh_process_caches():
+    """A test's grids and categories are rolled back after it; so must the caches of them be."""
+    ProcessCache.clear_all()
+    yield
+    ProcessCache.clear_all()
 
 
 @pytest.fixture

@@ -116,6 +116,12 @@ class Category(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        from .selectors import reportable_categories  # the selectors import this module
+
+        reportable_categories.changed()
+
     @property
     def total_hours(self):
         return self.register_hours + self.dispatch_hours + self.handle_hours + self.verify_hours

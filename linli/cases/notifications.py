@@ -21,6 +21,7 @@ from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
+from linli.core.inserts import insert_new
 from linli.core.masking import mask_phone, scrub
 from linli.core.models import User
 
@@ -109,7 +110,7 @@ def notify_case_event(*, case: Case, event: CaseEvent, actor: User | None) -> in
             )
         )
     if rows:
-        Outbox.objects.bulk_create(rows)
+        insert_new(rows)
         transaction.on_commit(enqueue_delivery)
     return len(rows)
 

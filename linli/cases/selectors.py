@@ -11,11 +11,38 @@ from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet
 
 from linli.core.models import User
+from linli.core.refcache import ProcessCache
 
 from .models import TIMED_STATES, Case, CaseEvent, CaseState, Category, Tier, WarningLevel
 from .transitions import TRANSITIONS, actor_level
 
 EARTH_RADIUS_M = 6_371_000
+
+
+def _build_reportable_categories() -> dict[tuple[str, Any], Category]:
+    found = Category.objects.filter(is_active=True, parent__isnull=False)
+    return {key: c for c in found for key in (("code", c.code), ("id", c.pk))}
+
+
+# Every report reads its category; administrators tune them now and then (a minute to reach
+# the other processes).
+reportable_categories: ProcessCache[dict[tuple[str, Any], Category]] = ProcessCache(
+    _build_reportable_categories, seconds=60
+)
+
+
+def reportable_category(*, code: str = "", pk: Any = None) -> Category:
+    """An active minor class by code or id (Category.DoesNotExist if none), from the cache or,
+    for one made in another process in the last minute, the database."""
+    try:
+        key = ("code", code) if code else ("id", int(pk))
+    except (TypeError, ValueError):
+        raise Category.DoesNotExist from None
+    category = reportable_categories.get().get(key)
+    if category is None:
+        category = Category.objects.get(**{key[0]: key[1]}, is_active=True, parent__isnull=False)
+        reportable_categories.clear()
+    return category
 
 
 def case_get(*, actor: User, case_id: Any) -> Case:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import uuid
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -20,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from linli.core import audit
 from linli.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from linli.core.inserts import insert_new, next_id
 from linli.core.models import AuditAction, Department, User
 from linli.core.roles import Perm
 from linli.people.idnumbers import normalise_phone, phone_problem
@@ -44,6 +44,7 @@ from .models import (
     WhistleKind,
     WhistleSummons,
 )
+from .selectors import reportable_category
 from .transitions import check, is_department_holder
 from .workdays import current_calendar, stage_window, to_seconds
 
@@ -124,9 +125,11 @@ def _commit(
     note: str = "",
     data: dict[str, Any] | None = None,
 ) -> CaseEvent:
-    """Save the changed fields, then the timeline event, the audit entry and the outbox rows."""
-    case.save(update_fields=[*dict.fromkeys([*fields, "updated_at"])])
-    event = CaseEvent.objects.create(
+    """Save the changed fields (none for a new case, inserted already), then the timeline
+    event, the audit entry and the outbox rows."""
+    if fields:
+        case.save(update_fields=[*dict.fromkeys([*fields, "updated_at"])])
+    event = CaseEvent(
         case=case,
         actor=_user(actor),
         action=action,
@@ -135,6 +138,7 @@ def _commit(
         note=note,
         data=data or {},
     )
+    insert_new([event])
     after = case.audit_snapshot()
     audit.record(
         actor=actor,
@@ -209,7 +213,6 @@ def _replay(existing: Case, category_id: Any, description: str) -> Case:
     return existing
 
 
-@transaction.atomic
 def case_report(
     *,
     actor: User | None,
@@ -260,9 +263,8 @@ def case_report(
     if source in STAFF_SOURCES and (actor is None or not actor.is_staff_role):
         raise PermissionDenied(_("Only staff can file reports from this source."))
     try:
-        by = {"code": category_code} if category_code else {"pk": category_id}
-        category = Category.objects.get(**by, is_active=True, parent__isnull=False)
-    except (Category.DoesNotExist, ValueError, TypeError):
+        category = reportable_category(code=category_code, pk=category_id)
+    except Category.DoesNotExist:
         field = "category" if category_code else "category_id"
         raise ValidationFailed(
             _("Choose a category from the list (a minor class)."),
@@ -291,7 +293,6 @@ def case_report(
     now = timezone.now()
     on_behalf = source == Source.HOTLINE
     case = Case(
-        number="tmp-" + uuid.uuid4().hex[:16],
         category=category,
         description=description,
         address=address,
@@ -315,27 +316,31 @@ def case_report(
         if category.round_the_clock
         else current_calendar().add_working_hours(now, category.total_hours)
     )
+    # Everything above only read; one transaction writes the case and its event, audit entry
+    # and outbox rows (called inside another transaction, this is a savepoint).
     try:
         with transaction.atomic():
-            case.save()
+            case.pk = next_id(Case)
+            # The number carries the day and the row id: unique without a counter to lock.
+            case.number = f"{timezone.localtime(now):%Y%m%d}{case.pk:08d}"
+            insert_new([case])
+            _commit(
+                actor=actor,
+                case=case,
+                action="report",
+                before=None,
+                from_state="",
+                fields=[],
+                data={"source": source},
+            )
     except IntegrityError:
-        # Two resends raced; the one stored first is the report.
+        # A resend: its key's unique constraint refused the row (two resends may race; the one
+        # stored first is the report).
         existing = Case.objects.filter(reporter_key=reporter_key, idempotency_key=key).first()
         if key and existing is not None:
             return _replay(existing, category.pk, description)
         raise
-    # The number carries the day and the row id: unique without a counter to lock.
-    case.number = f"{timezone.localtime(now):%Y%m%d}{case.pk:08d}"
     case.is_replay = False
-    _commit(
-        actor=actor,
-        case=case,
-        action="report",
-        before=None,
-        from_state="",
-        fields=["number"],
-        data={"source": source},
-    )
     return case
 
 

@@ -3,6 +3,7 @@
 import datetime as dt
 from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.utils import timezone
@@ -23,20 +24,26 @@ class TokenAuth(HttpBearer):
     """`Authorization: Bearer ll_…` — a token issued to an API client (hash stored only)."""
 
     def authenticate(self, request: HttpRequest, token: str) -> User | None:
-        try:
-            api_token = ApiToken.objects.select_related("user").get(
-                key_hash=ApiToken.hash_key(token), revoked_at__isnull=True
-            )
-        except ApiToken.DoesNotExist:
-            return None
-        if not api_token.user.is_active:
-            return None
         now = timezone.now()
+        an_hour_ago = connection.ops.adapt_datetimefield_value(now - dt.timedelta(hours=1))
+        found = User.objects.raw(_USER_OF_TOKEN, [an_hour_ago, ApiToken.hash_key(token)])
+        user = next(iter(found), None)
+        if user is None or not user.is_active:
+            return None
         # Coarse last-used stamp: one write an hour per token, not one per request.
-        if api_token.last_used_at is None or now - api_token.last_used_at > dt.timedelta(hours=1):
-            ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
-        request.user = api_token.user
-        return api_token.user
+        if user.token_unstamped_for_an_hour:
+            ApiToken.objects.filter(pk=user.token_id).update(last_used_at=now)
+        request.user = user
+        return user
+
+
+# Every API call runs this; the ORM took ~1 ms of CPU to build the same join each time.
+_USER_OF_TOKEN = (
+    'SELECT u.*, t."id" AS token_id, '
+    '(t."last_used_at" IS NULL OR t."last_used_at" < %s) AS token_unstamped_for_an_hour '
+    f'FROM "{User._meta.db_table}" u JOIN "{ApiToken._meta.db_table}" t ON t."user_id" = u."id" '
+    'WHERE t."key_hash" = %s AND t."revoked_at" IS NULL'
+)
 
 
 # Token for clients; the session (with CSRF) for htmx/JS on our own pages.

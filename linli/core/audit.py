@@ -11,6 +11,7 @@ from django.db import models
 from django.utils import timezone
 
 from .context import current_source
+from .inserts import insert_new
 from .models import AuditAction, AuditEntry, User
 
 
@@ -97,7 +98,7 @@ def record(
         place_path=place_path,
         label=label,
     )
-    saved.save()
+    insert_new([saved])
     return saved
 
 

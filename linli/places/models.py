@@ -175,6 +175,10 @@ class Place(Audited):
     def save(self, *args, **kwargs) -> None:
         self.path = self.compute_path()
         super().save(*args, **kwargs)
+        if self.level == PlaceLevel.GRID:
+            from .selectors import grid_index  # the selectors import this module
+
+            grid_index.changed()
 
     def ancestors(self) -> list[Place]:
         """Root first; one query by the codes in the path."""

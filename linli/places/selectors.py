@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db.models import Count, QuerySet
+from shapely import STRtree
 from shapely.geometry import Point, shape
 
 from linli.core.models import User
+from linli.core.refcache import ProcessCache
 
 from .models import Place, PlaceLevel
 
@@ -41,23 +44,61 @@ def places_for_choice(actor: User, level: int | None = None) -> QuerySet[Place]:
     return qs.order_by("path")
 
 
-def grid_containing(lat: float, lng: float, within: Place | None = None) -> Place | None:
-    """The grid whose boundary covers the point: bounding-box pre-filter, then shapely.
+@dataclass(frozen=True)
+class GridIndex:
+    """Every grid with a boundary: the fields a case needs and an STR-tree of the shapes."""
+
+    rows: list[tuple]
+    tree: STRtree
+
+
+# What a case needs of its grid, in the model's field order (as `Model.from_db` takes them).
+GRID_FIELDS = tuple(
+    f.attname
+    for f in Place._meta.concrete_fields
+    if f.attname in {"id", "code", "name", "level", "parent_id", "path"}
+)
+
+
+def _build_grid_index() -> GridIndex:
+    grids = Place.objects.filter(level=PlaceLevel.GRID, boundary__isnull=False).order_by("code")
+    rows, shapes = [], []
+    for *fields, boundary in grids.values_list(*GRID_FIELDS, "boundary"):
+        rows.append(tuple(fields))
+        shapes.append(shape(boundary))
+    return GridIndex(rows=rows, tree=STRtree(shapes))
+
+
+# Boundaries change rarely; a redrawn one reaches the other processes within a minute.
+grid_index: ProcessCache[GridIndex] = ProcessCache(_build_grid_index, seconds=60)
+
+
+def grid_containing(lat: float, lng: float) -> Place | None:
+    """The grid whose boundary covers the point.
 
     Grids tile their community without gaps or overlaps; on a shared edge the lowest code wins,
-    so the answer is deterministic.
-    """
+    so the answer is deterministic. A point no cached grid covers is looked up in the database
+    too (a grid drawn in another process in the last minute)."""
+    point = Point(lng, lat)
+    index = grid_index.get()
+    hits = index.tree.query(point, predicate="covered_by")
+    if len(hits):
+        return Place.from_db("default", GRID_FIELDS, index.rows[min(hits)])
+    grid = _grid_containing_from_database(point)
+    if grid is not None:
+        grid_index.clear()
+    return grid
+
+
+def _grid_containing_from_database(point: Point) -> Place | None:
     candidates = Place.objects.filter(
         level=PlaceLevel.GRID,
-        min_lng__lte=lng,
-        max_lng__gte=lng,
-        min_lat__lte=lat,
-        max_lat__gte=lat,
+        min_lng__lte=point.x,
+        max_lng__gte=point.x,
+        min_lat__lte=point.y,
+        max_lat__gte=point.y,
     ).order_by("code")
-    if within is not None:
-        candidates = candidates.filter(path__under=within.path)
-    point = Point(lng, lat)
-    for grid in candidates.only("id", "code", "name", "path", "boundary", "parent_id", "level"):
+    for grid in candidates.only(*GRID_FIELDS, "boundary"):
         if grid.boundary and shape(grid.boundary).covers(point):
             return grid
     return None

@@ -177,3 +177,47 @@ def test_a_report_in_the_other_grid_is_seen_only_there(town, actors, report):
     assert Case.objects.restrict(actors.resident).filter(pk=case.pk).exists()
     assert not Case.objects.restrict(actors.other_resident).exists()
     assert not Case.objects.restrict(actors.cgj).exists()  # nothing dispatched to CGJ yet
+
+
+def test_a_category_switched_off_is_refused_at_once(taxonomy, report):
+    report(code="SJ0101")  # the categories are cached now
+    category = taxonomy.cat["SJ0101"]
+    category.is_active = False
+    category.save()
+    with pytest.raises(ValidationFailed, match="Choose a category"):
+        report(code="SJ0101")
+
+
+def test_a_category_added_by_another_process_is_found(taxonomy, report):
+    from linli.cases.models import Category
+
+    report(code="SJ0101")  # the categories are cached now
+    template = taxonomy.cat["SJ0101"]
+    # Written without save(), as another process's write looks to this one.
+    Category.objects.bulk_create(
+        [
+            Category(
+                code="SJ0199",
+                name="新小类",
+                kind=template.kind,
+                parent=template.parent,
+                register_hours=1,
+                dispatch_hours=1,
+                handle_hours=1,
+                verify_hours=1,
+                anonymous_allowed=True,
+            )
+        ]
+    )
+    new = Category.objects.get(code="SJ0199")
+    assert (
+        services.case_report(
+            actor=None,
+            category_code="SJ0199",
+            description="x",
+            lat=HERE[0],
+            lng=HERE[1],
+            reporter_phone="13800138000",
+        ).category
+        == new
+    )

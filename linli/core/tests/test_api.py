@@ -38,6 +38,40 @@ def test_requests_without_a_valid_token_are_401(client, people):
     assert r.json()["code"] == "unauthenticated"
 
 
+def test_a_token_stands_for_its_active_user_until_revoked(client, grid_worker, town):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    token, key = api_token_issue(actor=None, user=grid_worker, name="phone")
+    headers = {"Authorization": f"Bearer {key}"}
+    me = client.get("/api/v1/me", headers=headers).json()
+    assert (me["username"], me["role"], me["places"]) == (
+        grid_worker.username,
+        grid_worker.role,
+        [town.grid.pk],
+    )
+    token.refresh_from_db()
+    first_use = token.last_used_at
+    assert first_use is not None
+    client.get("/api/v1/me", headers=headers)
+    token.refresh_from_db()
+    assert token.last_used_at == first_use  # stamped once an hour, not on every call
+    token.last_used_at = timezone.now() - dt.timedelta(hours=2)
+    token.save()
+    client.get("/api/v1/me", headers=headers)
+    token.refresh_from_db()
+    assert token.last_used_at > first_use
+    grid_worker.is_active = False
+    grid_worker.save()
+    assert client.get("/api/v1/me", headers=headers).status_code == 401
+    grid_worker.is_active = True
+    grid_worker.save()
+    token.revoked_at = timezone.now()
+    token.save()
+    assert client.get("/api/v1/me", headers=headers).status_code == 401
+
+
 def test_openapi_document_is_served(client):
     r = client.get("/api/v1/openapi.json")
     assert r.status_code == 200

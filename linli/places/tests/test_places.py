@@ -123,6 +123,37 @@ def test_point_lookup_finds_the_grid(town):
     assert grid_containing(40.0, 118.0) is None
 
 
+def test_the_grid_found_carries_what_a_case_needs_and_loads_its_boundary_on_use(town):
+    grid = grid_containing(37.005, 118.005)
+    assert (grid.pk, grid.code, grid.path, grid.parent_id) == (
+        town.grid.pk,
+        town.grid.code,
+        town.grid.path,
+        town.community.pk,
+    )
+    assert grid.boundary == square(118.00, 37.00, 0.01)
+
+
+def test_a_redrawn_boundary_counts_at_once_in_the_process_that_saved_it(town, admin):
+    assert grid_containing(37.005, 118.015) == town.other_grid  # the index is built now
+    # The first grid takes over the second's square.
+    services.place_update(actor=admin, place_id=town.grid.id, boundary=square(118.00, 37.00, 0.02))
+    services.place_update(
+        actor=admin, place_id=town.other_grid.id, boundary=square(118.05, 37.00, 0.01)
+    )
+    assert grid_containing(37.005, 118.015) == town.grid
+    assert grid_containing(37.005, 118.055) == town.other_grid
+
+
+def test_a_grid_the_cached_index_does_not_know_is_found_in_the_database(town):
+    assert grid_containing(37.005, 118.025) is None  # the index is built now
+    # Written without save(), as another process's write looks to this one.
+    Place.objects.filter(pk=town.other_grid.pk).update(
+        boundary=square(118.02, 37.00, 0.01), min_lng=118.02, max_lng=118.03
+    )
+    assert grid_containing(37.005, 118.025) == town.other_grid
+
+
 def test_tree_browsing_starts_at_the_actors_places(town, grid_worker, admin):
     assert list(place_roots_for(grid_worker)) == [town.grid]
     assert list(place_roots_for(admin)) == [town.city]
