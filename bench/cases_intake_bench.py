@@ -1,13 +1,15 @@
 """Intake throughput: new reports POSTed to /api/v1/cases through gunicorn on PostgreSQL.
 
-    .venv/bin/python bench/cases_intake_bench.py                    # -w 3, 200 req/s, then wrk
-    .venv/bin/python bench/cases_intake_bench.py --workers 4 --seconds 30 --keep
+    .venv/bin/python bench/cases_intake_bench.py                    # -w 4, 200 req/s, then wrk
+    .venv/bin/python bench/cases_intake_bench.py --workers 3 --seconds 30 --keep
     .venv/bin/python bench/cases_intake_bench.py --rate 0 --connections 8   # wrk only
     .venv/bin/python bench/cases_intake_bench.py --rate 80 --no-wrk --py-spy /tmp/intake
+    .venv/bin/python bench/cases_intake_bench.py --no-wrk --timeline   # p95 second by second
 
 The max-throughput phase needs wrk (`apt-get install -y wrk`); without it that phase is skipped.
---py-spy DIR (`.venv/bin/pip install py-spy` first) samples each worker during the rate phase
-into DIR/worker-PID.txt, collapsed stacks for flamegraph.pl or speedscope.
+`.venv/bin/pip install -e '.[bench]'` first: uvloop halves the open-loop generator's CPU (it
+shares the machine with the server), and py-spy serves --py-spy DIR, which samples each worker
+during the rate phase into DIR/worker-PID.txt, collapsed stacks for flamegraph.pl or speedscope.
 
 It creates a scratch database (default linli_bench_intake; it must not exist unless --recreate),
 migrates it (which seeds the taxonomy and the calendar) and builds a district of 80 grids tiled
@@ -60,6 +62,13 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+
+try:  # libuv's loop costs the generator about half the CPU of asyncio's own (pip install uvloop)
+    import uvloop
+
+    run_loop = uvloop.run
+except ImportError:
+    run_loop = asyncio.run
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cases_sweep_bench import create_database, database_name, drop_database
@@ -439,9 +448,11 @@ def row_counts() -> dict[str, int]:
 
 def run_rate(args, port: int, server, reports: Reports) -> None:
     meter = CpuMeter(server, args.database)
-    results, wall = asyncio.run(open_loop("127.0.0.1", port, reports, args.rate, args.seconds))
+    results, wall = run_loop(open_loop("127.0.0.1", port, reports, args.rate, args.seconds))
     used = meter.stop()
     print_phase(f"rate {args.rate:g}/s", results, wall)
+    if args.timeline:
+        print_timeline(results, args.rate)
     print_cpu(used)
     created = sum(1 for status, _ in results if status == 201)
     unanswered = sum(1 for status, _ in results if isinstance(status, str))
@@ -458,6 +469,21 @@ def print_phase(label: str, results: list[tuple[int, float]], wall: float) -> No
         f"    latency ms: p50 {percentile(ok, 50) * 1000:.1f}  p95 {percentile(ok, 95) * 1000:.1f}"
         f"  p99 {percentile(ok, 99) * 1000:.1f}  max {ok[-1] * 1000 if ok else 0:.1f}"
     )
+
+
+def print_timeline(results: list[tuple[int, float]], rate: float) -> None:
+    """p95 and max latency of the requests scheduled in each second: shows whether a slow tail
+    is a steady queue or a few stalls."""
+    seconds: dict[int, list[float]] = {}
+    for n, (_, latency) in enumerate(results):
+        seconds.setdefault(int(n / rate), []).append(latency)
+    cells = [
+        f"{second:>3}s {percentile(sorted(v), 95) * 1000:5.0f}/{max(v) * 1000:<5.0f}"
+        for second, v in sorted(seconds.items())
+    ]
+    print("    p95/max ms per second:")
+    for row in range(0, len(cells), 6):
+        print("    " + "  ".join(cells[row : row + 6]))
 
 
 def run_wrk(args, port: int, server, run: str, data_file: Path) -> None:
@@ -540,10 +566,11 @@ def profile(pids: list[str], seconds: float, out: Path) -> list[subprocess.Popen
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument("--seconds", type=float, default=60, help="length of each phase")
     parser.add_argument("--rate", type=float, default=200, help="open-loop req/s; 0 skips")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
+    parser.add_argument("--timeline", action="store_true", help="p95 per second of the rate phase")
     parser.add_argument("--no-wrk", action="store_true", help="skip the wrk phase")
     parser.add_argument("--warmup", type=float, default=5, help="seconds at 50 req/s first")
     parser.add_argument("--residents", type=int, default=200, help="residents with a token")
@@ -600,7 +627,7 @@ def main() -> None:
             anonymous_categories=anonymous_categories,
             anonymous=args.anonymous,
         )
-        warm, _ = asyncio.run(open_loop("127.0.0.1", port, make("warm"), 50, args.warmup))
+        warm, _ = run_loop(open_loop("127.0.0.1", port, make("warm"), 50, args.warmup))
         print(f"warm-up: {len(warm)} requests, statuses {dict(Counter(s for s, _ in warm))}")
         rows_before = row_counts()
         connection.close()

@@ -220,7 +220,9 @@ class CaseQuerySet(ScopedQuerySet):
 class Case(Audited):
     """A reported problem and its closed loop (一网统管)."""
 
-    number = models.CharField(_("case number"), max_length=20, unique=True)
+    # Unique by a constraint rather than unique=True: on PostgreSQL that adds a second,
+    # pattern-matching index nothing uses (numbers are looked up whole) to every insert.
+    number = models.CharField(_("case number"), max_length=20)
     category = models.ForeignKey(
         Category,
         db_index=False,
@@ -397,6 +399,7 @@ class Case(Audited):
             ),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["number"], name="case_number_unique"),
             models.UniqueConstraint(
                 fields=["reporter_key", "idempotency_key"],
                 condition=~Q(idempotency_key=""),
@@ -429,10 +432,12 @@ class Case(Audited):
 class CaseEvent(models.Model):
     """One step of a case's timeline: a transition, a warning, a report-in."""
 
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
+    # No index per foreign key: case_event_idx serves "this case's events", and users are
+    # never deleted (as on Case).
+    case = models.ForeignKey(Case, db_index=False, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(default=timezone.now)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
+        settings.AUTH_USER_MODEL, db_index=False, on_delete=models.PROTECT, null=True, blank=True
     )
     action = models.CharField(max_length=32)
     from_state = models.CharField(max_length=16, blank=True)
@@ -553,14 +558,14 @@ class Outbox(models.Model):
 
     created_at = models.DateTimeField(default=timezone.now)
     channel = models.CharField(max_length=16, choices=Channel.choices)
-    recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True
+    recipient = models.ForeignKey(  # no index: users are never deleted, nothing looks it up
+        settings.AUTH_USER_MODEL, db_index=False, on_delete=models.CASCADE, null=True, blank=True
     )
     phone = models.CharField(max_length=20, blank=True)
     case = models.ForeignKey(Case, on_delete=models.CASCADE, null=True, blank=True)
     kind = models.CharField(max_length=32)
     params = models.JSONField(default=dict, blank=True)
-    dedupe_key = models.CharField(max_length=120, unique=True)
+    dedupe_key = models.CharField(max_length=120)
     status = models.CharField(
         max_length=8, choices=OutboxStatus.choices, default=OutboxStatus.PENDING
     )
@@ -572,6 +577,8 @@ class Outbox(models.Model):
     class Meta:
         verbose_name = _("outgoing notification")
         verbose_name_plural = _("outgoing notifications")
+        # A constraint, not unique=True, which would add an unused pattern index on PostgreSQL.
+        constraints = [models.UniqueConstraint(fields=["dedupe_key"], name="outbox_dedupe_key")]
         indexes = [
             models.Index(
                 fields=["next_attempt_at"],

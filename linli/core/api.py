@@ -1,9 +1,10 @@
 """API plumbing shared by every router: authentication, the error shape, pagination, audit."""
 
 import datetime as dt
+from functools import cache
 from typing import Any
 
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.utils import timezone
@@ -25,25 +26,57 @@ class TokenAuth(HttpBearer):
 
     def authenticate(self, request: HttpRequest, token: str) -> User | None:
         now = timezone.now()
-        an_hour_ago = connection.ops.adapt_datetimefield_value(now - dt.timedelta(hours=1))
-        found = User.objects.raw(_USER_OF_TOKEN, [an_hour_ago, ApiToken.hash_key(token)])
-        user = next(iter(found), None)
-        if user is None or not user.is_active:
+        found = _user_of_token(ApiToken.hash_key(token), stamped_before=now - dt.timedelta(hours=1))
+        if found is None:
+            return None
+        user, token_id, unstamped_for_an_hour = found
+        if not user.is_active:
             return None
         # Coarse last-used stamp: one write an hour per token, not one per request.
-        if user.token_unstamped_for_an_hour:
-            ApiToken.objects.filter(pk=user.token_id).update(last_used_at=now)
+        if unstamped_for_an_hour:
+            ApiToken.objects.filter(pk=token_id).update(last_used_at=now)
         request.user = user
         return user
 
 
-# Every API call runs this; the ORM took ~1 ms of CPU to build the same join each time.
-_USER_OF_TOKEN = (
-    'SELECT u.*, t."id" AS token_id, '
-    '(t."last_used_at" IS NULL OR t."last_used_at" < %s) AS token_unstamped_for_an_hour '
-    f'FROM "{User._meta.db_table}" u JOIN "{ApiToken._meta.db_table}" t ON t."user_id" = u."id" '
-    'WHERE t."key_hash" = %s AND t."revoked_at" IS NULL'
-)
+def _user_of_token(key_hash: str, *, stamped_before: dt.datetime) -> tuple[User, int, bool] | None:
+    """The token's user, the token's id and whether it was last stamped before the given time,
+    in one query. Every API call runs it: the ORM took ~1 ms of CPU to build the join each time
+    and a raw queryset ~0.15 ms to map the row."""
+    sql, attnames, converters = _token_query(connection.alias)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [connection.ops.adapt_datetimefield_value(stamped_before), key_hash])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = list(row[: len(attnames)])
+    for i, column, functions in converters:
+        for convert in functions:
+            values[i] = convert(values[i], column, connection)
+    return User.from_db(connection.alias, attnames, values), row[-2], bool(row[-1])
+
+
+@cache
+def _token_query(alias: str) -> tuple[str, list[str], list[tuple[int, Any, list]]]:
+    """The SQL (columns named, so a prepared statement survives a column added later), the
+    user's field names and, per column that needs one, the database's value converters."""
+    db = connections[alias]
+    quote = db.ops.quote_name
+    fields = User._meta.concrete_fields
+    sql = (
+        f"SELECT {', '.join('u.' + quote(f.column) for f in fields)}, t.{quote('id')}, "
+        f"(t.{quote('last_used_at')} IS NULL OR t.{quote('last_used_at')} < %s) "
+        f"FROM {quote(User._meta.db_table)} u JOIN {quote(ApiToken._meta.db_table)} t "
+        f"ON t.{quote('user_id')} = u.{quote('id')} "
+        f"WHERE t.{quote('key_hash')} = %s AND t.{quote('revoked_at')} IS NULL"
+    )
+    converters = []
+    for i, field in enumerate(fields):
+        column = field.get_col("u")
+        functions = db.ops.get_db_converters(column) + field.get_db_converters(db)
+        if functions:
+            converters.append((i, column, functions))
+    return sql, [f.attname for f in fields], converters
 
 
 # Token for clients; the session (with CSRF) for htmx/JS on our own pages.

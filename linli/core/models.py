@@ -129,8 +129,13 @@ class AuditEntry(models.Model):
     """
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
-    actor = models.ForeignKey(
-        User, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("actor")
+    actor = models.ForeignKey(  # indexed by audit_actor_idx (actor, at)
+        User,
+        db_index=False,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        verbose_name=_("actor"),
     )
     actor_label = models.CharField(_("actor"), max_length=150, blank=True)
     source = models.CharField(_("source"), max_length=64, blank=True)

@@ -1,6 +1,9 @@
 import datetime as dt
+import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from linli.cases import selectors, services
@@ -29,6 +32,24 @@ def test_a_resident_report_lands_in_the_grid_of_its_point(town, actors, report):
         actors.resident,
         "report",
     )
+
+
+def test_a_report_is_four_inserts_and_nothing_more(actors, report):
+    """The intake hot path: no lookup of a resend first, no UPDATE for the number; on
+    PostgreSQL the ids come from the process's block (taken on the first report)."""
+    report()
+    with CaptureQueriesContext(connection) as queries:
+        report(description="第二件")
+    statements = [q["sql"] for q in queries if "SAVEPOINT" not in q["sql"]]
+    inserted = [re.match(r'INSERT INTO "(\w+)"', sql) for sql in statements]
+    id_lookups = 0 if connection.vendor == "postgresql" else 1  # SQLite: max + 1 for the number
+    assert len(statements) == 4 + id_lookups
+    assert [m.group(1) for m in inserted if m] == [
+        "cases_case",
+        "cases_caseevent",
+        "core_auditentry",
+        "cases_outbox",
+    ]
 
 
 def test_a_resent_report_counts_once(actors, report):

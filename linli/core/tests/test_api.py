@@ -72,6 +72,26 @@ def test_a_token_stands_for_its_active_user_until_revoked(client, grid_worker, t
     assert client.get("/api/v1/me", headers=headers).status_code == 401
 
 
+def test_a_token_loads_its_user_as_the_orm_does(grid_worker, rf):
+    """The token check maps its own row to a User: every field as typed as the ORM's (on
+    SQLite the datetimes and booleans need the database's converters)."""
+    from django.utils import timezone
+
+    from linli.core.api import TokenAuth
+
+    grid_worker.last_login = timezone.now()
+    grid_worker.is_superuser = False
+    grid_worker.save()
+    _, key = api_token_issue(actor=None, user=grid_worker, name="phone")
+    user = TokenAuth().authenticate(rf.get("/"), key)
+    expected = type(grid_worker).objects.get(pk=grid_worker.pk)
+    for field in expected._meta.concrete_fields:
+        value = getattr(user, field.attname)
+        assert value == getattr(expected, field.attname), field.name
+        assert type(value) is type(getattr(expected, field.attname)), field.name
+    assert user._state.adding is False
+
+
 def test_openapi_document_is_served(client):
     r = client.get("/api/v1/openapi.json")
     assert r.status_code == 200

@@ -1,10 +1,12 @@
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.forms.models import model_to_dict
+from django.test.utils import CaptureQueriesContext
 
-from linli.core.inserts import insert_new, next_id
+from linli.core import inserts
+from linli.core.inserts import ID_BLOCK, insert_new, next_id, next_ids, pipelined
 from linli.core.models import AuditAction, AuditEntry
 from linli.places.models import Place
 
@@ -95,3 +97,46 @@ def test_next_id_from_concurrent_transactions_never_repeats():
     with ThreadPoolExecutor(4) as pool:
         taken = [i for ids in pool.map(take, range(4)) for i in ids]
     assert len(taken) == len(set(taken)) == 80
+
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="sequences are PostgreSQL's"
+)
+
+
+@postgresql_only
+def test_ids_are_taken_a_block_at_a_time(db, monkeypatch):
+    monkeypatch.setattr(inserts._blocks, "by_table", {})
+    with CaptureQueriesContext(connection) as queries:
+        first = next_ids(AuditEntry, ID_BLOCK - 1)
+        more = next_ids(AuditEntry, 3)  # the block's last id and two of a new block
+    assert len(queries) == 2  # the rest of the block, then a new block for all three
+    taken = first + more
+    assert taken == sorted(taken) and len(set(taken)) == len(taken)
+    # A new row takes the next id without asking the database for it, and keeps it.
+    row = _entry(label="from the block")
+    with CaptureQueriesContext(connection) as queries:
+        insert_new([row])
+    assert len(queries) == 1 and "RETURNING" not in queries[0]["sql"]
+    assert row.pk == more[-1] + 1
+    assert AuditEntry.objects.get(pk=row.pk).object_label == "from the block"
+
+
+@postgresql_only
+def test_a_forked_process_does_not_use_its_parents_block(db, monkeypatch):
+    parent = next_ids(AuditEntry, 2)
+    held = list(inserts._blocks.by_table[("default", "core_auditentry")])
+    monkeypatch.setattr(inserts._blocks, "pid", -1)  # as after fork(): another process's ids
+    child = next_ids(AuditEntry, 1)
+    assert child[0] > max(parent + held)
+
+
+def test_a_failed_insert_in_a_pipeline_leaves_nothing_of_its_transaction(db):
+    kept = _entry(label="committed before")
+    insert_new([kept])
+    with pytest.raises(IntegrityError), transaction.atomic(), pipelined():
+        insert_new([_entry(label="sent first")])
+        duplicate = _entry()
+        duplicate.pk = kept.pk  # refused by the primary key: after the row above was sent
+        insert_new([duplicate])
+    assert list(AuditEntry.objects.values_list("object_label", flat=True)) == ["committed before"]
