@@ -1,7 +1,7 @@
-"""Intake throughput: new reports POSTed to /api/v1/cases through gunicorn on PostgreSQL.
+"""Intake throughput: new reports POSTed to /api/v1/cases through granian on PostgreSQL.
 
-    .venv/bin/python bench/cases_intake_bench.py                    # -w 4, 200 req/s, then wrk
-    .venv/bin/python bench/cases_intake_bench.py --workers 3 --seconds 30 --keep
+    .venv/bin/python bench/cases_intake_bench.py                    # 4 workers, 200 req/s, then wrk
+    .venv/bin/python bench/cases_intake_bench.py --server gunicorn --seconds 30 --keep
     .venv/bin/python bench/cases_intake_bench.py --rate 0 --connections 8   # wrk only
     .venv/bin/python bench/cases_intake_bench.py --rate 80 --no-wrk --py-spy /tmp/intake
     .venv/bin/python bench/cases_intake_bench.py --no-wrk --timeline   # p95 second by second
@@ -20,8 +20,8 @@ each) and anonymous callers with a phone number (--anonymous, share of requests,
 categories that allow it). Every request is a new report: its own idempotency key, a point
 drawn uniformly inside the district, a category rotated over the minor classes.
 
-It starts `gunicorn linli.wsgi -w N` (DEBUG=0, sync workers) as a child process, warms it up
-for a few seconds and then runs, for --seconds each:
+It starts the server (--server: granian, or gunicorn's sync workers; --workers processes,
+DEBUG=0) as a child process, warms it up for a few seconds and then runs, for --seconds each:
 
   rate  an open-loop load (constant arrival rate, --rate per second) from this process: each
         request goes out at its scheduled moment on its own connection whatever the earlier
@@ -30,8 +30,8 @@ for a few seconds and then runs, for --seconds each:
   wrk   closed-loop, --connections at once as fast as the server answers (bench/cases_intake.lua
         builds the bodies): the maximum throughput and its latency.
 
-The load generator runs on the same machine as gunicorn and PostgreSQL and takes CPU from them;
-the cores each part kept busy (generator, gunicorn, the database's backends, and "others": the
+The load generator runs on the same machine as the server and PostgreSQL and takes CPU from
+them; the cores each part kept busy (generator, server, the database's backends, and "others": the
 rest of the machine, which should be near 0 for a clean run) are printed after each phase.
 Above the server's capacity the open-loop queue grows: latencies reach tens of seconds and,
 once the listen backlog is full, connections are reset (counted as errors, not as latency).
@@ -298,8 +298,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(env: dict, port: int, workers: int, log: Path) -> subprocess.Popen:
-    command = [
+# The two servers the issue names. granian (the production choice, README) parses HTTP and waits
+# on sockets in Rust and runs the app in one thread per worker; gunicorn's sync workers (pip
+# install gunicorn) all wake for each new connection and wait after each answer for the client
+# to close it (close_graceful, gunicorn >= 26).
+SERVERS = {
+    "granian": lambda port, workers: [
+        str(VENV / "granian"),
+        "--interface",
+        "wsgi",
+        "--workers",
+        str(workers),
+        "--blocking-threads",
+        "1",
+        "--runtime-mode",
+        "st",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--backlog",
+        "2048",
+        "--no-ws",
+        "--log-level",
+        "warning",
+        "linli.wsgi:application",
+    ],
+    "gunicorn": lambda port, workers: [
         str(VENV / "gunicorn"),
         "linli.wsgi",
         "--workers",
@@ -310,7 +335,14 @@ def start_gunicorn(env: dict, port: int, workers: int, log: Path) -> subprocess.
         "2048",
         "--log-level",
         "warning",
-    ]
+    ],
+}
+
+
+def start_server(name: str, env: dict, port: int, workers: int, log: Path) -> subprocess.Popen:
+    command = SERVERS[name](port, workers)
+    if not Path(command[0]).exists():
+        sys.exit(f"{name} is not installed: .venv/bin/pip install {name}")
     server = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
     )
@@ -323,10 +355,10 @@ def start_gunicorn(env: dict, port: int, workers: int, log: Path) -> subprocess.
             if server.poll() is not None:
                 break
             time.sleep(0.2)
-    sys.exit("gunicorn did not start:\n" + log.read_text()[-3000:])
+    sys.exit(f"{name} did not start:\n" + log.read_text()[-3000:])
 
 
-def stop_gunicorn(server: subprocess.Popen) -> None:
+def stop_server(server: subprocess.Popen) -> None:
     server.send_signal(signal.SIGTERM)  # graceful: workers finish the request in hand
     server.wait(timeout=60)
 
@@ -343,8 +375,8 @@ def _cpu_of(pid: int) -> float:
 
 
 def cpu_sample(server: subprocess.Popen, database: str) -> dict[str, dict[int, float]]:
-    """CPU seconds so far per process: gunicorn (master and workers), the PostgreSQL backends
-    of the bench database, this process; and the whole machine's busy time under pid 0."""
+    """CPU seconds so far per process: the server (main process and workers), the PostgreSQL
+    backends of the bench database, this process; and the whole machine's busy time (pid 0)."""
     workers = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
     backends = [
         int(p.name)
@@ -354,7 +386,7 @@ def cpu_sample(server: subprocess.Popen, database: str) -> dict[str, dict[int, f
     cpu = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
     busy = sum(int(v) for v in cpu[:8]) - int(cpu[3]) - int(cpu[4])
     return {
-        "gunicorn": {pid: _cpu_of(pid) for pid in [server.pid, *map(int, workers)]},
+        "server": {pid: _cpu_of(pid) for pid in [server.pid, *map(int, workers)]},
         "postgres": {pid: _cpu_of(pid) for pid in backends},
         "generator": {os.getpid(): time.process_time()},
         "machine": {0: busy / TICK},
@@ -566,7 +598,8 @@ def profile(pids: list[str], seconds: float, out: Path) -> list[subprocess.Popen
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument("--server", choices=sorted(SERVERS), default="granian")
+    parser.add_argument("--workers", type=int, default=4, help="server worker processes")
     parser.add_argument("--seconds", type=float, default=60, help="length of each phase")
     parser.add_argument("--rate", type=float, default=200, help="open-loop req/s; 0 skips")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
@@ -582,7 +615,7 @@ def main() -> None:
 
     args.database = database_name(args.url)
     create_database(args.url, args.recreate)
-    workdir = Path(tempfile.mkdtemp(prefix="linli_intake_"))  # gunicorn's log, wrk's tokens
+    workdir = Path(tempfile.mkdtemp(prefix="linli_intake_"))  # the server's log, wrk's tokens
     server = None
     try:
         env = {
@@ -618,8 +651,8 @@ def main() -> None:
         connection.close()
 
         port = free_port()
-        server = start_gunicorn(env, port, args.workers, workdir / "gunicorn.log")
-        print(f"gunicorn linli.wsgi --workers {args.workers} (sync) on 127.0.0.1:{port}")
+        server = start_server(args.server, env, port, args.workers, workdir / "server.log")
+        print(f"{args.server} --workers {args.workers} on 127.0.0.1:{port}")
         make = functools.partial(
             Reports,
             tokens=tokens,
@@ -649,7 +682,7 @@ def main() -> None:
         elif not args.no_wrk:
             print("wrk not found (apt-get install -y wrk): no max-throughput phase")
 
-        stop_gunicorn(server)
+        stop_server(server)
         server = None
         rows = {k: v - rows_before[k] for k, v in row_counts().items()}
         filed = rows.pop("cases_case")
@@ -661,7 +694,7 @@ def main() -> None:
         connection.close()
     finally:
         if server is not None:
-            stop_gunicorn(server)
+            stop_server(server)
         shutil.rmtree(workdir)
         if not args.keep:
             drop_database(args.url)

@@ -3,7 +3,7 @@
     # in-process (Django test client, no server):
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/linli_bench_1m \\
         .venv/bin/python bench/person_search_bench.py
-    # against a running server (start it yourself, e.g. gunicorn -w 2):
+    # against a running server (start it yourself, e.g. granian --interface wsgi --workers 2):
     DATABASE_URL=… .venv/bin/python bench/person_search_bench.py --url http://127.0.0.1:8765
 
 It needs a seeded database (`linli seed`, or bench/seed_bench.py). It picks the street with the
