@@ -44,7 +44,7 @@ _blocks = _Blocks()
 @cache
 def _statement(
     model: type[models.Model], rows: int, with_pk: bool, alias: str
-) -> tuple[list[models.Field], str, bool]:
+) -> tuple[list[models.Field], str]:
     if model.save is not models.Model.save:
         raise TypeError(f"{model.__name__} overrides save(); insert it with save().")
     connection = connections[alias]
@@ -57,12 +57,12 @@ def _statement(
     sql = "INSERT INTO {} ({}) VALUES {}".format(
         quote(meta.db_table), ", ".join(quote(f.column) for f in fields), ", ".join([row] * rows)
     )
-    returning = not with_pk and connection.features.can_return_rows_from_bulk_insert
-    if returning:
+    if not with_pk:
+        # Both supported databases return new ids (SQLite since 3.35).
+        if not connection.features.can_return_rows_from_bulk_insert:
+            raise NotImplementedError("This database cannot return the ids of new rows.")
         sql += " " + connection.ops.return_insert_columns([meta.pk])[0]
-    elif rows > 1 and not with_pk:
-        raise NotImplementedError("This database cannot return the ids of several new rows.")
-    return fields, sql, returning
+    return fields, sql
 
 
 def insert_new(objs: Sequence[models.Model], *, using: str = "default") -> None:
@@ -81,7 +81,7 @@ def insert_new(objs: Sequence[models.Model], *, using: str = "default") -> None:
         for obj, pk in zip(objs, next_ids(model, len(objs), using=using), strict=True):
             obj.pk = pk
         with_pk = True
-    fields, sql, returning = _statement(model, len(objs), with_pk, connection.alias)
+    fields, sql = _statement(model, len(objs), with_pk, connection.alias)
     params = []
     for obj in objs:
         for field in fields:
@@ -92,13 +92,8 @@ def insert_new(objs: Sequence[models.Model], *, using: str = "default") -> None:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         if not with_pk:
-            if returning:
-                for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
-                    obj.pk = pk
-            else:
-                objs[0].pk = connection.ops.last_insert_id(
-                    cursor, model._meta.db_table, model._meta.pk.column
-                )
+            for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
+                obj.pk = pk
     for obj in objs:
         obj._state.adding = False
         obj._state.db = using

@@ -36,7 +36,7 @@ def test_a_resident_report_lands_in_the_grid_of_its_point(town, actors, report):
 
 def test_a_report_is_four_inserts_and_nothing_more(actors, report):
     """The intake hot path: no lookup of a resend first, no UPDATE for the number; on
-    PostgreSQL the ids come from the process's block (taken on the first report)."""
+    PostgreSQL the ids come from the thread's block (taken on the first report)."""
     report()
     with CaptureQueriesContext(connection) as queries:
         report(description="第二件")
