@@ -437,12 +437,17 @@ class CpuMeter:
         return used
 
 
-def print_cpu(used: dict[str, float]) -> None:
-    """Cores busy per part; "others" is whatever else ran on the machine meanwhile."""
+def print_cpu(used: dict[str, float], per_second: float) -> None:
+    """Cores busy per part ("others" is whatever else ran on the machine meanwhile), and the
+    CPU the server and PostgreSQL spent per request. PostgreSQL's work per report does not
+    change with the server or the load, so its CPU per report reads the machine's speed during
+    the phase (this kind of machine swings by up to 2x)."""
     print(
         "    CPU (cores busy): "
         + ", ".join(f"{k} {v:.2f}" for k, v in used.items())
-        + f", of {os.cpu_count()}"
+        + f", of {os.cpu_count()}\n"
+        + f"    CPU ms per request: server {used['server'] / per_second * 1000:.2f}, "
+        + f"postgres {used['postgres'] / per_second * 1000:.2f}"
     )
 
 
@@ -485,7 +490,7 @@ def run_rate(args, port: int, server, reports: Reports) -> None:
     print_phase(f"rate {args.rate:g}/s", results, wall)
     if args.timeline:
         print_timeline(results, args.rate)
-    print_cpu(used)
+    print_cpu(used, len(results) / wall)
     created = sum(1 for status, _ in results if status == 201)
     unanswered = sum(1 for status, _ in results if isinstance(status, str))
     verify(*cases_of(reports.run), created, unanswered)
@@ -547,7 +552,7 @@ def run_wrk(args, port: int, server, run: str, data_file: Path) -> None:
         f"    latency ms: p50 {result['p50'] / 1000:.1f}  p95 {result['p95'] / 1000:.1f}  "
         f"p99 {result['p99'] / 1000:.1f}  max {result['max'] / 1000:.1f}"
     )
-    print_cpu(used)
+    print_cpu(used, result["requests"] / result["seconds"])
     for line in out.splitlines():
         if line.startswith("status "):  # the first few odd answers, from cases_intake.lua
             print("    " + line)

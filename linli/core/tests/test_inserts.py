@@ -140,3 +140,24 @@ def test_a_failed_insert_in_a_pipeline_leaves_nothing_of_its_transaction(db):
         duplicate.pk = kept.pk  # refused by the primary key: after the row above was sent
         insert_new([duplicate])
     assert list(AuditEntry.objects.values_list("object_label", flat=True)) == ["committed before"]
+
+
+@postgresql_only
+def test_the_inserts_of_a_pipeline_share_its_cursor(db):
+    cursors = []
+
+    def note_cursor(execute, sql, params, many, context):
+        if sql.startswith("INSERT"):
+            cursors.append(context["cursor"])
+        return execute(sql, params, many, context)
+
+    next_ids(AuditEntry, 3)  # ids at hand: no refill in the blocks below
+    with connection.execute_wrapper(note_cursor), transaction.atomic(), pipelined():
+        insert_new([_entry(label="outer 1")])
+        with transaction.atomic(), pipelined():  # a nested block, as a service called by another
+            insert_new([_entry(label="inner")])
+        insert_new([_entry(label="outer 2")])
+    outer_1, inner, outer_2 = cursors
+    assert outer_1 is outer_2 and inner is not outer_1  # the outer block's again after the inner
+    labels = AuditEntry.objects.order_by("id").values_list("object_label", flat=True)
+    assert list(labels) == ["outer 1", "inner", "outer 2"]
