@@ -44,8 +44,8 @@ _blocks = _Blocks()
 
 class _PipelineCursors(threading.local):
     """The cursor of the pipeline open on each database in this thread, which the inserts sent
-    inside share: a cursor each cost a report ~3 % of its CPU (psycopg's adapter cache starts
-    cold in every new cursor)."""
+    inside share: a cursor each cost a report ~3 % of its instructions (psycopg's adapter cache
+    starts cold in every new cursor)."""
 
     def __init__(self) -> None:
         self.by_alias: dict[str, CursorWrapper] = {}

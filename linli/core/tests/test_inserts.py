@@ -151,7 +151,6 @@ def test_the_inserts_of_a_pipeline_share_its_cursor(db):
             cursors.append(context["cursor"])
         return execute(sql, params, many, context)
 
-    next_ids(AuditEntry, 3)  # ids at hand: no refill in the blocks below
     with connection.execute_wrapper(note_cursor), transaction.atomic(), pipelined():
         insert_new([_entry(label="outer 1")])
         with transaction.atomic(), pipelined():  # a nested block, as a service called by another
