@@ -67,14 +67,22 @@ def drop_database(url: str) -> None:
 
 
 def migrate_and_set_up(url: str) -> None:
-    """Migrate the scratch database in a subprocess (timed), then set Django up on it here,
-    production-like (DEBUG=0)."""
+    """Migrate the scratch database in a subprocess (timed), then set Django up on it here."""
     env = {**os.environ, "DATABASE_URL": url, "DEBUG": "0", "LINLI_ALLOW_INSECURE_KEY": "1"}
     started = time.perf_counter()
     subprocess.run([str(LINLI), "migrate", "--noinput", "-v0"], env=env, check=True)
     print(f"migrate (with taxonomy and calendar): {time.perf_counter() - started:.1f} s")
-    os.environ.update(env)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "linli.settings"
+    set_up_django(url)
+
+
+def set_up_django(url: str) -> None:
+    """Django on the scratch database in this process, production-like (DEBUG=0)."""
+    os.environ.update(
+        DATABASE_URL=url,
+        DEBUG="0",
+        LINLI_ALLOW_INSECURE_KEY="1",
+        DJANGO_SETTINGS_MODULE="linli.settings",
+    )
     sys.path.insert(0, str(ROOT))
     import django
 

@@ -35,30 +35,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cases_intake_bench import build_district, point_area
-from cases_sweep_bench import create_database, database_name, drop_database, migrate_and_set_up
+from cases_sweep_bench import (
+    create_database,
+    database_name,
+    drop_database,
+    migrate_and_set_up,
+    set_up_django,
+)
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/linli_bench_instructions"
 RESIDENT = "bench_instructions_resident"
 WARM_UP = 200
 
 
-def _set_up_django(url: str) -> None:
-    os.environ.update(
-        DATABASE_URL=url,
-        DEBUG="0",
-        LINLI_ALLOW_INSECURE_KEY="1",
-        ALLOWED_HOSTS="127.0.0.1",
-        DJANGO_SETTINGS_MODULE="linli.settings",
-    )
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    import django
-
-    django.setup()
-
-
 def file_reports(url: str, part: str, count: int) -> None:
     """The child: warm up, hold the clock-driven work still, then file `count` reports."""
-    _set_up_django(url)
+    os.environ["ALLOWED_HOSTS"] = "127.0.0.1"  # the Host of the requests below
+    set_up_django(url)
     import linli.cases.notifications as notifications
     from linli.cases import services
     from linli.cases.models import Category
@@ -173,7 +166,6 @@ def main() -> None:
     if args.many <= args.few:
         sys.exit("--many must be larger than --few.")
 
-    database_name(args.url)
     create_database(args.url, args.recreate)
     try:
         migrate_and_set_up(args.url)

@@ -43,9 +43,9 @@ _blocks = _Blocks()
 
 
 class _PipelineCursors(threading.local):
-    """The cursor of the pipeline open on each database in this thread, which the inserts sent
-    inside share: a cursor each cost a report ~3 % of its instructions (psycopg's adapter cache
-    starts cold in every new cursor)."""
+    """The cursor of the outermost pipeline open on each database in this thread, which the
+    inserts sent inside share: a cursor each cost a report ~3 % of its instructions (psycopg's
+    adapter cache starts cold in every new cursor)."""
 
     def __init__(self) -> None:
         self.by_alias: dict[str, CursorWrapper] = {}
@@ -171,17 +171,15 @@ def pipelined(*, using: str = "default") -> Iterator[None]:
     connection.ensure_connection()
     # The errors the pipeline raises as it ends come from psycopg, outside Django's cursor:
     # translated here, so callers catch django.db.IntegrityError as everywhere else.
-    with (
-        connection.wrap_database_errors,
-        connection.connection.pipeline(),
-        connection.cursor() as cursor,
-    ):
-        outer = _pipeline.by_alias.get(using)
-        _pipeline.by_alias[using] = cursor
-        try:
+    with connection.wrap_database_errors, connection.connection.pipeline():
+        # A nested block is psycopg's nested pipeline (its errors surface as it ends, where a
+        # savepoint's caller can catch them) and uses the outermost block's cursor.
+        if using in _pipeline.by_alias:
             yield
-        finally:
-            if outer is None:
+            return
+        with connection.cursor() as cursor:
+            _pipeline.by_alias[using] = cursor
+            try:
+                yield
+            finally:
                 del _pipeline.by_alias[using]
-            else:
-                _pipeline.by_alias[using] = outer

@@ -156,7 +156,20 @@ def test_the_inserts_of_a_pipeline_share_its_cursor(db):
         with transaction.atomic(), pipelined():  # a nested block, as a service called by another
             insert_new([_entry(label="inner")])
         insert_new([_entry(label="outer 2")])
-    outer_1, inner, outer_2 = cursors
-    assert outer_1 is outer_2 and inner is not outer_1  # the outer block's again after the inner
+    assert len(cursors) == 3 and len(set(map(id, cursors))) == 1
     labels = AuditEntry.objects.order_by("id").values_list("object_label", flat=True)
     assert list(labels) == ["outer 1", "inner", "outer 2"]
+
+
+def test_a_failure_in_a_nested_block_is_raised_where_it_ends_and_the_outer_goes_on(db):
+    kept = _entry(label="kept")
+    insert_new([kept])
+    with transaction.atomic(), pipelined():
+        insert_new([_entry(label="outer")])
+        with pytest.raises(IntegrityError), transaction.atomic(), pipelined():
+            duplicate = _entry(label="refused")
+            duplicate.pk = kept.pk
+            insert_new([duplicate])
+        insert_new([_entry(label="after")])
+    labels = AuditEntry.objects.order_by("id").values_list("object_label", flat=True)
+    assert list(labels) == ["kept", "outer", "after"]
