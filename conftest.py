@@ -14,6 +14,14 @@ def english_messages():
 
 
 @pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    """Uploads go to the test's own folder: nothing lands in, or is swept from, the real one
+    (the orphan-photo job deletes the files no row of the test database names)."""
+    settings.MEDIA_ROOT = tmp_path
+    return tmp_path
+
+
+@pytest.fixture(autouse=True)
 def fresh_process_caches():
     """A test's grids and categories are rolled back after it; so must the caches of them be."""
     ProcessCache.clear_all()

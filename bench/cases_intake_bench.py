@@ -24,9 +24,12 @@ It starts the server (--server: granian, or gunicorn's sync workers; --workers p
 DEBUG=0) as a child process, warms it up for a few seconds and then runs, for --seconds each:
 
   rate  an open-loop load (constant arrival rate, --rate per second) from this process: each
-        request goes out at its scheduled moment on its own connection whatever the earlier
-        ones are doing, and its latency counts from that moment, so a slow server shows as
-        latency rather than as fewer requests (no coordinated omission);
+        request goes out at its scheduled moment whatever the earlier ones are doing, and its
+        latency counts from that moment, so a slow server shows as latency rather than as fewer
+        requests (no coordinated omission). It takes the idle keep-alive connection freed last,
+        or opens a new one when none is idle, as a reverse proxy in front of the server does
+        (and as wrk and locust do); --connection close gives each request a connection of its
+        own, which costs the generator and the server a TCP set-up and tear-down each;
   wrk   closed-loop, --connections at once as fast as the server answers (bench/cases_intake.lua
         builds the bodies): the maximum throughput and its latency.
 
@@ -52,6 +55,7 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -201,7 +205,7 @@ class Reports:
         self.area = point_area()
         self.rng = random.Random(run)
 
-    def request(self, n: int, host: str) -> bytes:
+    def request(self, n: int, host: str, keep_alive: bool) -> bytes:
         rng = self.rng
         body = {
             "description": f"{DESCRIPTIONS[n % len(DESCRIPTIONS)]}（{self.run}-{n}）",
@@ -210,7 +214,9 @@ class Reports:
             "address": f"测试路{n % 300 + 1}号",
             "idempotency_key": f"{self.run}-{n}",
         }
-        headers = [f"Host: {host}", "Content-Type: application/json", "Connection: close"]
+        headers = [f"Host: {host}", "Content-Type: application/json"]
+        if not keep_alive:
+            headers.append("Connection: close")
         if rng.random() < self.anonymous:
             body["category"] = self.anonymous_categories[n % len(self.anonymous_categories)]
             body["reporter_phone"] = f"13{rng.randrange(10**9):09d}"
@@ -230,6 +236,7 @@ class Exchange(asyncio.Protocol):
         self.request, self.answered, self.received = request, answered, bytearray()
 
     def connection_made(self, transport) -> None:
+        self.transport = transport
         transport.write(self.request)
 
     def data_received(self, data: bytes) -> None:
@@ -244,42 +251,106 @@ class Exchange(asyncio.Protocol):
             self.answered.set_result(type(exc).__name__ if exc else "IncompleteReadError")
 
 
-async def send(host: str, port: int, request: bytes, scheduled: float, timeout: float):
+class KeptConnection(asyncio.Protocol):
+    """A keep-alive connection carrying one request at a time, as a reverse proxy's upstream
+    connections do; it goes back to the idle list after each answer."""
+
+    def __init__(self, idle: list[KeptConnection]) -> None:
+        self.idle, self.transport, self.answered = idle, None, None
+        self.received = bytearray()
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def exchange(self, request: bytes, answered: asyncio.Future) -> None:
+        self.answered = answered
+        self.received.clear()
+        self.transport.write(request)
+
+    def data_received(self, data: bytes) -> None:
+        self.received += data
+        head_end = self.received.find(b"\r\n\r\n")
+        if head_end < 0 or self.answered is None:
+            return
+        head = bytes(self.received[:head_end]).lower()
+        length = re.search(rb"\r\ncontent-length: *(\d+)", head)
+        if length is None or len(self.received) < head_end + 4 + int(length.group(1)):
+            return  # the body is still coming (every answer of this API has a length)
+        answered, self.answered = self.answered, None
+        if b"\r\nconnection: close" in head:
+            self.transport.close()
+        else:
+            self.idle.append(self)
+        answered.set_result(int(head.split(b" ", 2)[1]))
+
+    def connection_lost(self, exc) -> None:
+        if self in self.idle:
+            self.idle.remove(self)
+        if self.answered is not None and not self.answered.done():
+            self.answered.set_result(type(exc).__name__ if exc else "IncompleteReadError")
+
+
+async def send(
+    host: str,
+    port: int,
+    request: bytes,
+    scheduled: float,
+    timeout: float,
+    idle: list[KeptConnection] | None,
+):
     """(status, seconds from the scheduled moment); the status is a word when there was no
-    answer: "timeout", or the connection error's name."""
+    answer: "timeout", or the connection error's name. With `idle` (the idle keep-alive
+    connections) the request takes the one freed last, or opens one when none is idle; with
+    None, it has a connection of its own."""
     loop = asyncio.get_running_loop()
     answered = loop.create_future()
-    try:
-        transport, _ = await asyncio.wait_for(
-            loop.create_connection(lambda: Exchange(request, answered), host, port), timeout
-        )
-    except TimeoutError:
-        return "timeout", loop.time() - scheduled
-    except OSError as error:
-        return type(error).__name__, loop.time() - scheduled
+    if idle:
+        connection = idle.pop()
+    else:
+
+        def protocol() -> Exchange | KeptConnection:
+            return Exchange(request, answered) if idle is None else KeptConnection(idle)
+
+        try:
+            _, connection = await asyncio.wait_for(
+                loop.create_connection(protocol, host, port), timeout
+            )
+        except TimeoutError:
+            return "timeout", loop.time() - scheduled
+        except OSError as error:
+            return type(error).__name__, loop.time() - scheduled
+    if idle is not None:
+        connection.exchange(request, answered)
     expire = loop.call_later(
-        timeout, lambda: answered.done() or (answered.set_result("timeout"), transport.abort())
+        timeout,
+        lambda: answered.done() or (answered.set_result("timeout"), connection.transport.abort()),
     )
     status = await answered
     expire.cancel()
     return status, loop.time() - scheduled
 
 
-async def open_loop(host: str, port: int, reports: Reports, rate: float, seconds: float):
+async def open_loop(
+    host: str, port: int, reports: Reports, rate: float, seconds: float, keep_alive: bool
+):
     """Send rate × seconds requests at their scheduled moments; wait for every answer. The
     requests are built before the clock starts."""
     loop = asyncio.get_running_loop()
     total = int(rate * seconds)
-    requests = [reports.request(n, f"{host}:{port}") for n in range(total)]
+    requests = [reports.request(n, f"{host}:{port}", keep_alive) for n in range(total)]
+    idle: list[KeptConnection] | None = [] if keep_alive else None
     started = loop.time() + 0.1
     tasks = []
     for n, request in enumerate(requests):
         at = started + n / rate
         if (delay := at - loop.time()) > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(send(host, port, request, at, timeout=120)))
+        tasks.append(asyncio.create_task(send(host, port, request, at, 120, idle)))
     results = await asyncio.gather(*tasks)
-    return results, loop.time() - started
+    wall = loop.time() - started
+    for connection in idle or []:
+        connection.transport.close()
+    return results, wall
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -485,7 +556,9 @@ def row_counts() -> dict[str, int]:
 
 def run_rate(args, port: int, server, reports: Reports) -> None:
     meter = CpuMeter(server, args.database)
-    results, wall = run_loop(open_loop("127.0.0.1", port, reports, args.rate, args.seconds))
+    results, wall = run_loop(
+        open_loop("127.0.0.1", port, reports, args.rate, args.seconds, args.keep_alive)
+    )
     used = meter.stop()
     print_phase(f"rate {args.rate:g}/s", results, wall)
     if args.timeline:
@@ -608,6 +681,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60, help="length of each phase")
     parser.add_argument("--rate", type=float, default=200, help="open-loop req/s; 0 skips")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
+    parser.add_argument(
+        "--connection",
+        choices=["keep-alive", "close"],
+        default="keep-alive",
+        help="rate phase: reuse idle connections (as a reverse proxy does) or one per request",
+    )
     parser.add_argument("--timeline", action="store_true", help="p95 per second of the rate phase")
     parser.add_argument("--no-wrk", action="store_true", help="skip the wrk phase")
     parser.add_argument("--warmup", type=float, default=5, help="seconds at 50 req/s first")
@@ -617,6 +696,7 @@ def main() -> None:
     parser.add_argument("--recreate", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
+    args.keep_alive = args.connection == "keep-alive"
 
     args.database = database_name(args.url)
     create_database(args.url, args.recreate)
@@ -665,7 +745,9 @@ def main() -> None:
             anonymous_categories=anonymous_categories,
             anonymous=args.anonymous,
         )
-        warm, _ = run_loop(open_loop("127.0.0.1", port, make("warm"), 50, args.warmup))
+        warm, _ = run_loop(
+            open_loop("127.0.0.1", port, make("warm"), 50, args.warmup, args.keep_alive)
+        )
         print(f"warm-up: {len(warm)} requests, statuses {dict(Counter(s for s, _ in warm))}")
         rows_before = row_counts()
         connection.close()

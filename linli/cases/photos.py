@@ -4,12 +4,17 @@ a public copy re-encoded without EXIF, so a resident's photo never publishes whe
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import uuid
+from collections.abc import Iterator
 
 from django.core.files.base import ContentFile
+from django.core.files.storage import Storage, default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -189,3 +194,47 @@ def case_report_with_photos(*, actor: User, uploads: list[UploadedFile], **repor
         for upload in uploads:
             case_photo_add(actor=actor, case_id=case.pk, upload=upload)
     return case
+
+
+# Files written by an upload whose transaction is still open must not be taken for orphans.
+ORPHAN_AGE = dt.timedelta(hours=1)
+PHOTO_DIRECTORIES = ("cases/originals", "cases/public")  # each with a folder per year/month
+
+
+def _recent_files(storage: Storage, since: dt.date) -> Iterator[str]:
+    """Stored photo files in the month folders from `since`'s month on."""
+    for directory in PHOTO_DIRECTORIES:
+        if not storage.exists(directory):
+            continue
+        for year in storage.listdir(directory)[0]:
+            for month in storage.listdir(f"{directory}/{year}")[0]:
+                if f"{year}/{month}" >= f"{since:%Y/%m}":
+                    folder = f"{directory}/{year}/{month}"
+                    yield from (f"{folder}/{name}" for name in storage.listdir(folder)[1])
+
+
+def photo_orphans_delete(
+    *, older_than: dt.timedelta = ORPHAN_AGE, months: int = 2, batch: int = 500
+) -> int:
+    """Delete stored photo files that no photo row names, older than `older_than`, in the last
+    `months` month folders (a daily run sees each orphan in time); the number deleted. Files are
+    written before their rows and cannot roll back with them: an enclosing transaction that
+    fails later (the second photo of a report refused, the connection lost at commit) or a
+    process killed in between leaves them behind."""
+    storage = default_storage
+    now = timezone.now()
+    cutoff, since = now - older_than, (now - dt.timedelta(days=31 * (months - 1))).date()
+    names = list(_recent_files(storage, since))
+    deleted = 0
+    for start in range(0, len(names), batch):
+        chunk = names[start : start + batch]
+        known = set()
+        for original, public in CasePhoto.objects.filter(
+            Q(original__in=chunk) | Q(public__in=chunk)
+        ).values_list("original", "public"):
+            known.update((original, public))
+        for name in chunk:
+            if name not in known and storage.get_modified_time(name) < cutoff:
+                storage.delete(name)
+                deleted += 1
+    return deleted

@@ -36,3 +36,12 @@ def deliver_notifications() -> int:
 
     with acting_from("task:cases.notify"):
         return deliver_outbox()
+
+
+@system_job(every=dt.timedelta(days=1))
+@task()
+def delete_orphan_photo_files() -> int:
+    """Photo files left by uploads whose transaction rolled back (see photos.py)."""
+    from .photos import photo_orphans_delete
+
+    return photo_orphans_delete()

@@ -22,11 +22,6 @@ from .test_photos import GPS, image_bytes
 API = "/api/v1/cases"
 
 
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-
-
 @pytest.fixture
 def as_(actors):
     """as_(user).post(path, body) — a client with the user's API token."""

@@ -1,6 +1,8 @@
 """Photos: accepted by content, EXIF (and so GPS) gone from the public copy only, limits."""
 
 import io
+import os
+import time
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -12,12 +14,6 @@ from linli.core.errors import NotFound, PermissionDenied, ValidationFailed
 from linli.core.models import AuditEntry
 
 GPS = {1: "N", 2: (37.0, 0.0, 18.0), 3: "E", 4: (118.0, 0.0, 18.0)}
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    return tmp_path
 
 
 def image_bytes(fmt="JPEG", size=(40, 30), *, gps=True, orientation=None, mode="RGB") -> bytes:
@@ -197,3 +193,41 @@ def test_photos_added_on_the_case_page_and_an_oversized_body_refused_unread(
 
     client.force_login(actors.neighbour)  # outside the jurisdiction: the same as missing
     assert client.post(url, {"photos": [upload(image_bytes())]}).status_code == 404
+
+
+def stored_files(media) -> set[str]:
+    return {str(p.relative_to(media)) for p in media.rglob("*") if p.is_file()}
+
+
+def test_files_of_photos_rolled_back_are_deleted_once_old_enough(actors, report, media):
+    case = report()
+    content = image_bytes(gps=False)
+    for _ in range(photos.MAX_PHOTOS_PER_CASE - 1):
+        photos.case_photo_add(actor=actors.grid, case_id=case.pk, upload=upload(content))
+    kept = stored_files(media)
+    # All or none: the first of the two takes the last place, the second is refused, and the
+    # first's row rolls back while its two files stay behind.
+    with pytest.raises(ValidationFailed, match="at most 9 photos"):
+        photos.case_photos_add(
+            actor=actors.grid, case_id=case.pk, uploads=[upload(content), upload(content)]
+        )
+    orphans = stored_files(media) - kept
+    assert len(orphans) == 2 and CasePhoto.objects.count() == 8
+
+    assert photos.photo_orphans_delete() == 0  # too recent: their upload may still be open
+    hours_ago = time.time() - 2 * 3600
+    for name in stored_files(media):
+        os.utime(media / name, (hours_ago, hours_ago))
+    assert photos.photo_orphans_delete() == 2
+    assert stored_files(media) == kept
+    assert all(p.original.read() and p.public.read() for p in CasePhoto.objects.all())
+    assert photos.photo_orphans_delete() == 0
+
+
+def test_the_orphan_sweep_looks_at_recent_month_folders_only(media, db):
+    old = media / "cases/public/2020/01/lost.jpg"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"x")
+    os.utime(old, (0, 0))  # 1970: older than any age
+    assert photos.photo_orphans_delete() == 0 and old.exists()
+    assert photos.photo_orphans_delete(months=12 * 8) == 1 and not old.exists()

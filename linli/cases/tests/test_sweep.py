@@ -128,8 +128,9 @@ def test_periodic_jobs_are_enqueued_when_due_and_run_by_the_worker(
     listed = periodic("--list")
     assert "linli.cases.tasks.sweep_overdue_cases\tevery 0:05:00" in listed
     assert "linli.cases.tasks.deliver_notifications\tevery 0:01:00" in listed
+    assert "linli.cases.tasks.delete_orphan_photo_files\tevery 1 day, 0:00:00" in listed
     assert "enqueued linli.cases.tasks.sweep_overdue_cases" in periodic()
-    assert DBTaskResult.objects.count() == tasks + 2
+    assert DBTaskResult.objects.count() == tasks + 3
     assert periodic() == ""  # nothing is due a moment later
     run_worker()
     assert Case.objects.get(pk=late.pk).warning == WarningLevel.RED
@@ -138,6 +139,6 @@ def test_periodic_jobs_are_enqueued_when_due_and_run_by_the_worker(
     # Due again after its interval; --force and --inline do not wait for the worker.
     JobSchedule.objects.update(last_enqueued_at=timezone.now() - dt.timedelta(minutes=6))
     periodic()
-    assert DBTaskResult.objects.count() == tasks + 4
+    assert DBTaskResult.objects.count() == tasks + 5
     assert "ran linli.cases.tasks.deliver_notifications" in periodic("--force", "--inline")
     assert SweepRun.objects.count() == 2

@@ -25,8 +25,7 @@ SKIP_PREFIXES = ("admin/", "api/v1/", "i18n/", "static/", "open311/")
 
 
 @pytest.fixture
-def targets(town, people, admin, neighbour, settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
+def targets(town, people, admin, neighbour):
     record = people_services.financial_record_create(
         actor=admin,
         person_id=people.other_head.id,
