@@ -230,4 +230,4 @@ def test_the_orphan_sweep_looks_at_recent_month_folders_only(media, db):
     old.write_bytes(b"x")
     os.utime(old, (0, 0))  # 1970: older than any age
     assert photos.photo_orphans_delete() == 0 and old.exists()
-    assert photos.photo_orphans_delete(months=12 * 8) == 1 and not old.exists()
+    assert photos.photo_orphans_delete(months=12 * 100) == 1 and not old.exists()
