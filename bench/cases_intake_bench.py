@@ -229,33 +229,12 @@ class Reports:
 
 
 class Exchange(asyncio.Protocol):
-    """One request on its own connection (the server closes it after the answer): callbacks
-    rather than streams and a task each, so the generator takes less of the CPU it shares."""
+    """An HTTP connection carrying one request at a time: callbacks rather than streams and a
+    task each, so the generator takes less of the CPU it shares. With `idle` (requests sent
+    keep-alive) it goes back to that list after each answer, as a reverse proxy's upstream
+    connections do; otherwise it is closed."""
 
-    def __init__(self, request: bytes, answered: asyncio.Future) -> None:
-        self.request, self.answered, self.received = request, answered, bytearray()
-
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-        transport.write(self.request)
-
-    def data_received(self, data: bytes) -> None:
-        self.received += data
-
-    def connection_lost(self, exc) -> None:
-        if self.answered.done():
-            return
-        try:
-            self.answered.set_result(int(self.received.split(b" ", 2)[1]))
-        except (IndexError, ValueError):
-            self.answered.set_result(type(exc).__name__ if exc else "IncompleteReadError")
-
-
-class KeptConnection(asyncio.Protocol):
-    """A keep-alive connection carrying one request at a time, as a reverse proxy's upstream
-    connections do; it goes back to the idle list after each answer."""
-
-    def __init__(self, idle: list[KeptConnection]) -> None:
+    def __init__(self, idle: list[Exchange] | None) -> None:
         self.idle, self.transport, self.answered = idle, None, None
         self.received = bytearray()
 
@@ -275,18 +254,22 @@ class KeptConnection(asyncio.Protocol):
         head = bytes(self.received[:head_end]).lower()
         length = re.search(rb"\r\ncontent-length: *(\d+)", head)
         if length is None or len(self.received) < head_end + 4 + int(length.group(1)):
-            return  # the body is still coming (every answer of this API has a length)
+            return  # the body is still coming, or (no length) ends with the connection
         answered, self.answered = self.answered, None
-        if b"\r\nconnection: close" in head:
+        if self.idle is None or b"\r\nconnection: close" in head:
             self.transport.close()
         else:
             self.idle.append(self)
         answered.set_result(int(head.split(b" ", 2)[1]))
 
     def connection_lost(self, exc) -> None:
-        if self in self.idle:
+        if self.idle is not None and self in self.idle:
             self.idle.remove(self)
-        if self.answered is not None and not self.answered.done():
+        if self.answered is None or self.answered.done():
+            return
+        try:
+            self.answered.set_result(int(self.received.split(b" ", 2)[1]))
+        except (IndexError, ValueError):
             self.answered.set_result(type(exc).__name__ if exc else "IncompleteReadError")
 
 
@@ -296,7 +279,7 @@ async def send(
     request: bytes,
     scheduled: float,
     timeout: float,
-    idle: list[KeptConnection] | None,
+    idle: list[Exchange] | None,
 ):
     """(status, seconds from the scheduled moment); the status is a word when there was no
     answer: "timeout", or the connection error's name. With `idle` (the idle keep-alive
@@ -307,20 +290,15 @@ async def send(
     if idle:
         connection = idle.pop()
     else:
-
-        def protocol() -> Exchange | KeptConnection:
-            return Exchange(request, answered) if idle is None else KeptConnection(idle)
-
         try:
             _, connection = await asyncio.wait_for(
-                loop.create_connection(protocol, host, port), timeout
+                loop.create_connection(lambda: Exchange(idle), host, port), timeout
             )
         except TimeoutError:
             return "timeout", loop.time() - scheduled
         except OSError as error:
             return type(error).__name__, loop.time() - scheduled
-    if idle is not None:
-        connection.exchange(request, answered)
+    connection.exchange(request, answered)
     expire = loop.call_later(
         timeout,
         lambda: answered.done() or (answered.set_result("timeout"), connection.transport.abort()),
@@ -338,7 +316,7 @@ async def open_loop(
     loop = asyncio.get_running_loop()
     total = int(rate * seconds)
     requests = [reports.request(n, f"{host}:{port}", keep_alive) for n in range(total)]
-    idle: list[KeptConnection] | None = [] if keep_alive else None
+    idle: list[Exchange] | None = [] if keep_alive else None
     started = loop.time() + 0.1
     tasks = []
     for n, request in enumerate(requests):
@@ -785,7 +763,6 @@ def main() -> None:
         shutil.rmtree(workdir)
         if not args.keep:
             drop_database(args.url)
-            print(f"dropped {database_name(args.url)}")
 
 
 if __name__ == "__main__":

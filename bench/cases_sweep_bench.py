@@ -62,8 +62,10 @@ def create_database(url: str, recreate: bool) -> None:
 
 
 def drop_database(url: str) -> None:
+    name = database_name(url)
     with admin_connection(url) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {database_name(url)} WITH (FORCE)")
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    print(f"dropped {name}")
 
 
 def migrate_and_set_up(url: str) -> None:
@@ -280,7 +282,6 @@ def main() -> None:
     finally:
         if not args.keep:
             drop_database(args.url)
-            print(f"dropped {database_name(args.url)}")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cases_intake_bench import build_district, point_area
 from cases_sweep_bench import (
     create_database,
-    database_name,
     drop_database,
     migrate_and_set_up,
     set_up_django,
@@ -184,7 +183,6 @@ def main() -> None:
     finally:
         if not args.keep:
             drop_database(args.url)
-            print(f"dropped {database_name(args.url)}")
 
 
 if __name__ == "__main__":
