@@ -1,9 +1,29 @@
+import datetime as dt
+import os
+
 import pytest
+import time_machine
 from django.utils import translation
 
 from linli.core.refcache import ProcessCache
 from linli.core.roles import Role
 from linli.core.testing.factories import Town, make_user
+
+
+def pytest_configure(config):
+    """LINLI_TEST_CLOCK="2026-12-02T10:30:00+08:00" runs the whole session from that moment,
+    the clock ticking on. CI runs the suite under two such clocks (.ci/run), so a test that
+    reads the time of day without freezing it fails there, not on some evening in production.
+    """
+    clock = os.environ.get("LINLI_TEST_CLOCK")
+    if not clock:
+        return
+    moment = dt.datetime.fromisoformat(clock)
+    if moment.tzinfo is None:
+        raise pytest.UsageError(f"LINLI_TEST_CLOCK={clock!r} needs a UTC offset, e.g. +08:00.")
+    traveller = time_machine.travel(moment, tick=True)
+    traveller.start()
+    config.add_cleanup(traveller.stop)
 
 
 @pytest.fixture(autouse=True)

@@ -107,7 +107,7 @@ def main() -> None:
     print(f"rows/s        {rows / wall:,.0f}")
     print(f"peak memory   {peak_mb:,.0f} MB (largest child process)")
     print(f"database size {database_size(url) / 2**20:,.0f} MB")
-    print(f"bbox          {lines[-1]}")
+    print(f"bbox          {lines[-1].rsplit(' ', 1)[-1]}")
 
 
 if __name__ == "__main__":

@@ -6,13 +6,15 @@ import datetime as dt
 from decimal import Decimal
 from typing import Literal
 
+from django.db.models import Q
 from django.http import FileResponse, HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Field, File, Query, Router, Schema, Status, UploadedFile
+from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
 from ninja.pagination import paginate
 from ninja.security import django_auth
 
-from linli.core.api import ERRORS, Page, TokenAuth, actor_of
+from linli.core.api import ERRORS, Date, Id, Page, TokenAuth, actor_of
 from linli.core.errors import NotFound, PermissionDenied, ValidationFailed
 from linli.core.masking import mask_phone
 from linli.core.roles import Perm
@@ -25,7 +27,9 @@ from .models import (
     Case,
     CaseState,
     Category,
+    CategoryKind,
     CloseReason,
+    PhotoStage,
     Source,
     WarningLevel,
     WhistleKind,
@@ -47,9 +51,16 @@ def _session_or_anonymous(request: HttpRequest):
 
 
 REPORT_AUTH = [TokenAuth(), _session_or_anonymous]
+# The OpenAPI document of such a route: ninja lists the token, this adds the session and the
+# empty requirement, which says that no credentials at all are accepted too.
+REPORT_SECURITY = {"security": [{"SessionAuth": []}, {}]}
 
 
 # --- schemas -----------------------------------------------------------------------------------
+
+
+# Every source but "open311", which marks the reports of Open311 clients (open311.py) alone.
+ReportSource = Literal[tuple(s.value for s in Source if s != Source.OPEN311)]
 
 
 class CaseReportIn(Schema):
@@ -57,9 +68,11 @@ class CaseReportIn(Schema):
     description: str
     lat: float | None = None
     lng: float | None = None
-    grid_id: int | None = Field(None, description="Staff only: the grid, when there is no point.")
+    grid_id: Id | None = Field(None, description="Staff only: the grid, when there is no point.")
     address: str = ""
-    source: Source | None = None
+    source: ReportSource | None = Field(
+        None, description="Staff entering a report: how it came in; residents leave it out."
+    )
     reporter_name: str = ""
     reporter_phone: str = Field("", description="Required for anonymous and hotline reports.")
     idempotency_key: str = Field(
@@ -94,6 +107,7 @@ class CaseOut(Schema):
     rating_comment: str
     rework_count: int
     reporter_phone_masked: str
+    is_public: bool = Field(description="Description and photos shown to Open311 readers.")
 
     @staticmethod
     def resolve_category(obj: Case) -> str:
@@ -132,16 +146,55 @@ class PhotoOut(Schema):
     width: int
     height: int
     uploaded_at: dt.datetime
+    stage: PhotoStage = Field(description="Before handling (the problem) or after (the result).")
+
+
+class SummonsOut(Schema):
+    department_id: int
+    department: str
+    is_lead: bool = Field(description="The lead department (牵头); otherwise a co-handler (协办).")
+    report_in_by: dt.datetime
+    reported_in_at: dt.datetime | None
+    reported_in_by: str = Field(description="Who reported in for the department.")
+    late: bool = Field(description="Reported in after the deadline, or not yet and past it.")
+
+    @staticmethod
+    def resolve_department(obj) -> str:
+        return obj.department.name
+
+    @staticmethod
+    def resolve_reported_in_by(obj) -> str:
+        return str(obj.reported_in_by) if obj.reported_in_by_id else ""
+
+    @staticmethod
+    def resolve_late(obj) -> bool:
+        return obj.is_late(timezone.now())
+
+
+class WhistleOut(Schema):
+    kind: WhistleKind
+    blown_at: dt.datetime
+    note: str
+    summons: list[SummonsOut] = Field(description="Every summoned department, the lead first.")
+
+    @staticmethod
+    def resolve_summons(obj) -> list:
+        return list(obj.summons.all())
 
 
 class CaseDetailOut(CaseOut):
     timeline: list[EventOut]
     photos: list[PhotoOut]
+    whistle: WhistleOut | None = Field(description="The whistle (吹哨) and its report-ins.")
     actions: list[str] = Field(description="Transitions the caller could take now.")
 
     @staticmethod
     def resolve_photos(obj: Case) -> list:
         return list(obj.photos.all())
+
+    @staticmethod
+    def resolve_whistle(obj: Case):
+        return obj.whistle_out
 
 
 class DuplicateOut(CaseOut):
@@ -151,7 +204,7 @@ class DuplicateOut(CaseOut):
 class CaseQuery(Schema):
     state: CaseState | None = None
     category: str = Field("", max_length=16, description="Code of a major or minor class.")
-    place_id: int | None = None
+    place_id: Id | None = None
     overdue: bool = Field(False, description="Only open cases past their stage deadline.")
 
 
@@ -160,12 +213,12 @@ class RejectIn(Schema):
 
 
 class MergeIn(Schema):
-    into_case_id: int
+    into_case_id: Id
 
 
 class DispatchIn(Schema):
-    department_id: int | None = None
-    handler_id: int | None = None
+    department_id: Id | None = None
+    handler_id: Id | None = None
 
 
 class HandledIn(Schema):
@@ -193,14 +246,14 @@ class EscalateIn(Schema):
 
 class WhistleIn(Schema):
     kind: WhistleKind
-    lead_department_id: int
-    co_department_ids: list[int] = []
+    lead_department_id: Id
+    co_department_ids: list[Id] = []
     note: str = ""
     report_in_hours: Decimal | None = None
 
 
 class ReportInIn(Schema):
-    department_id: int | None = None
+    department_id: Id | None = None
     note: str = ""
 
 
@@ -217,10 +270,12 @@ def _category_id(code: str, *, minor_only: bool) -> int:
     return pk
 
 
-def _detail(request, case_id: int) -> Case:
+def _detail(request, case_id: Id) -> Case:
     actor = actor_of(request)
     case = selectors.case_get(actor=actor, case_id=case_id)
     case.timeline = list(selectors.case_timeline(actor=actor, case_id=case_id))
+    # Beside `case.whistle`, the reverse one-to-one, which raises when there is none.
+    case.whistle_out = selectors.case_whistle(actor=actor, case_id=case_id)
     case.actions = available_actions(actor, case)
     return case
 
@@ -228,7 +283,12 @@ def _detail(request, case_id: int) -> Case:
 # --- intake and reads --------------------------------------------------------------------------
 
 
-@router.post("", response={200: CaseReportOut, 201: CaseReportOut, **ERRORS}, auth=REPORT_AUTH)
+@router.post(
+    "",
+    response={200: CaseReportOut, 201: CaseReportOut, **ERRORS},
+    auth=REPORT_AUTH,
+    openapi_extra=REPORT_SECURITY,
+)
 def case_report(request, payload: CaseReportIn):
     """File a report. Without a token or session it is anonymous: the category must allow
     that and a phone number is required. A resend with the same idempotency key answers 200
@@ -247,6 +307,37 @@ def case_report(request, payload: CaseReportIn):
         idempotency_key=payload.idempotency_key or request.headers.get("Idempotency-Key", ""),
     )
     return Status(200 if case.is_replay else 201, case)
+
+
+class CategoryOut(Schema):
+    code: str
+    name: str
+    name_en: str
+    kind: CategoryKind
+    major: str | None = Field(description="Code of the major class; null for a major class.")
+    anonymous_allowed: bool = Field(description="Reports without a token or session accepted.")
+    priority: int
+
+    @staticmethod
+    def resolve_major(obj: Category) -> str | None:
+        return obj.parent.code if obj.parent_id else None
+
+
+@router.get(
+    "/categories",
+    response={200: list[CategoryOut], **ERRORS},
+    auth=REPORT_AUTH,
+    openapi_extra=REPORT_SECURITY,
+)
+def category_list(request):
+    """The active case categories (案件分类), major classes and their minor classes: a report
+    names a minor class's code. Open to anyone who may report, anonymous residents too."""
+    return (
+        Category.objects.filter(is_active=True)
+        .filter(Q(parent__isnull=True) | Q(parent__is_active=True))
+        .select_related("parent")
+        .order_by("code")
+    )
 
 
 @router.get("", response={200: list[CaseOut], **ERRORS})
@@ -269,10 +360,10 @@ def case_list(request, filters: Query[CaseQuery]):
 
 
 class StatisticsQuery(Schema):
-    start: dt.date = Field(description="First day of the period (reported on or after).")
-    end: dt.date = Field(description="Last day of the period, included.")
+    start: Date = Field(description="First day of the period (reported on or after).")
+    end: Date = Field(description="Last day of the period, included.")
     grouping: Literal["department", "street", "community", "grid"] = "street"
-    place_id: int | None = Field(None, description="Only cases under this place.")
+    place_id: Id | None = Field(None, description="Only cases under this place.")
 
 
 class CategoryCountOut(Schema):
@@ -347,13 +438,13 @@ def case_statistics(request, query: Query[StatisticsQuery]):
 
 
 @router.get("/{case_id}", response={200: CaseDetailOut, **ERRORS})
-def case_detail(request, case_id: int):
+def case_detail(request, case_id: Id):
     """The case with its timeline, its photos and what the caller may do next."""
     return _detail(request, case_id)
 
 
 @router.get("/{case_id}/duplicates", response={200: list[DuplicateOut], **ERRORS})
-def case_duplicates(request, case_id: int):
+def case_duplicates(request, case_id: Id):
     """Open cases of the same category close by in place and time, nearest first: offered for
     merging before the report is registered."""
     return selectors.case_duplicate_candidates(actor=actor_of(request), case_id=case_id)
@@ -362,11 +453,11 @@ def case_duplicates(request, case_id: int):
 # --- transitions -------------------------------------------------------------------------------
 
 
-def _case(request, case_id: int) -> Case:
+def _case(request, case_id: Id) -> Case:
     return selectors.case_get(actor=actor_of(request), case_id=case_id)
 
 
-def _actor_seeing(request, case_id: int):
+def _actor_seeing(request, case_id: Id):
     """The actor, once the case is known to be within reach: outside it the answer is 404
     whatever the body, before any check of the body against the database."""
     actor = actor_of(request)
@@ -375,13 +466,13 @@ def _actor_seeing(request, case_id: int):
 
 
 @router.post("/{case_id}/register", response={200: CaseOut, **ERRORS})
-def case_register(request, case_id: int):
+def case_register(request, case_id: Id):
     services.case_register(actor=_actor_seeing(request, case_id), case_id=case_id)
     return _case(request, case_id)
 
 
 @router.post("/{case_id}/reject", response={200: CaseOut, **ERRORS})
-def case_reject(request, case_id: int, payload: RejectIn):
+def case_reject(request, case_id: Id, payload: RejectIn):
     services.case_reject(
         actor=_actor_seeing(request, case_id), case_id=case_id, reason=payload.reason
     )
@@ -389,7 +480,7 @@ def case_reject(request, case_id: int, payload: RejectIn):
 
 
 @router.post("/{case_id}/merge", response={200: CaseOut, **ERRORS})
-def case_merge(request, case_id: int, payload: MergeIn):
+def case_merge(request, case_id: Id, payload: MergeIn):
     services.case_merge(
         actor=_actor_seeing(request, case_id), case_id=case_id, into_case_id=payload.into_case_id
     )
@@ -397,7 +488,7 @@ def case_merge(request, case_id: int, payload: MergeIn):
 
 
 @router.post("/{case_id}/dispatch", response={200: CaseOut, **ERRORS})
-def case_dispatch(request, case_id: int, payload: DispatchIn):
+def case_dispatch(request, case_id: Id, payload: DispatchIn):
     """To a department (default: the category's) or a person."""
     services.case_dispatch(
         actor=_actor_seeing(request, case_id),
@@ -409,14 +500,14 @@ def case_dispatch(request, case_id: int, payload: DispatchIn):
 
 
 @router.post("/{case_id}/accept", response={200: CaseOut, **ERRORS})
-def case_accept(request, case_id: int):
+def case_accept(request, case_id: Id):
     """Take the case on; of two handlers at once exactly one wins, the other gets 409."""
     services.case_accept(actor=_actor_seeing(request, case_id), case_id=case_id)
     return _case(request, case_id)
 
 
 @router.post("/{case_id}/handled", response={200: CaseOut, **ERRORS})
-def case_handled(request, case_id: int, payload: HandledIn):
+def case_handled(request, case_id: Id, payload: HandledIn):
     services.case_report_handled(
         actor=_actor_seeing(request, case_id), case_id=case_id, evidence=payload.evidence
     )
@@ -424,7 +515,7 @@ def case_handled(request, case_id: int, payload: HandledIn):
 
 
 @router.post("/{case_id}/verify", response={200: CaseOut, **ERRORS})
-def case_verify(request, case_id: int, payload: VerifyIn):
+def case_verify(request, case_id: Id, payload: VerifyIn):
     """Passed → verified; failed (a note saying what is wrong) → back to the handler."""
     services.case_verify(
         actor=_actor_seeing(request, case_id),
@@ -436,7 +527,7 @@ def case_verify(request, case_id: int, payload: VerifyIn):
 
 
 @router.post("/{case_id}/close", response={200: CaseOut, **ERRORS})
-def case_close(request, case_id: int, payload: CloseIn):
+def case_close(request, case_id: Id, payload: CloseIn):
     services.case_close(
         actor=_actor_seeing(request, case_id),
         case_id=case_id,
@@ -447,7 +538,7 @@ def case_close(request, case_id: int, payload: CloseIn):
 
 
 @router.post("/{case_id}/rate", response={200: CaseOut, **ERRORS})
-def case_rate(request, case_id: int, payload: RateIn):
+def case_rate(request, case_id: Id, payload: RateIn):
     """The reporter only, 1–5, within the window after closing."""
     services.case_rate(
         actor=_actor_seeing(request, case_id),
@@ -459,7 +550,7 @@ def case_rate(request, case_id: int, payload: RateIn):
 
 
 @router.post("/{case_id}/escalate", response={200: CaseOut, **ERRORS})
-def case_escalate(request, case_id: int, payload: EscalateIn):
+def case_escalate(request, case_id: Id, payload: EscalateIn):
     services.case_escalate(
         actor=_actor_seeing(request, case_id), case_id=case_id, reason=payload.reason
     )
@@ -467,7 +558,7 @@ def case_escalate(request, case_id: int, payload: EscalateIn):
 
 
 @router.post("/{case_id}/whistle", response={200: CaseOut, **ERRORS})
-def case_whistle(request, case_id: int, payload: WhistleIn):
+def case_whistle(request, case_id: Id, payload: WhistleIn):
     services.case_whistle(
         actor=_actor_seeing(request, case_id),
         case_id=case_id,
@@ -481,12 +572,25 @@ def case_whistle(request, case_id: int, payload: WhistleIn):
 
 
 @router.post("/{case_id}/report-in", response={200: CaseOut, **ERRORS})
-def case_report_in(request, case_id: int, payload: ReportInIn):
+def case_report_in(request, case_id: Id, payload: ReportInIn):
     services.case_report_in(
         actor=_actor_seeing(request, case_id),
         case_id=case_id,
         department_id=payload.department_id,
         note=payload.note,
+    )
+    return _case(request, case_id)
+
+
+class PublishIn(Schema):
+    public: bool = Field(description="True: Open311 readers see the description and photos.")
+
+
+@router.post("/{case_id}/publish", response={200: CaseOut, **ERRORS})
+def case_publish(request, case_id: Id, payload: PublishIn):
+    """Mark the case public (公开), or withdraw that; the reporter is never shown."""
+    services.case_publish(
+        actor=_actor_seeing(request, case_id), case_id=case_id, public=payload.public
     )
     return _case(request, case_id)
 
@@ -509,11 +613,14 @@ _IMAGE_RESPONSE = {
 @router.post("/{case_id}/photos", response={201: PhotoOut, **ERRORS})
 def case_photo_add(
     request,
-    case_id: int,
+    case_id: Id,
     # Optional here: an oversized body is not parsed at all, and the size is the message.
     file: File[UploadedFile | None] = None,
+    stage: Form[PhotoStage | None] = None,
 ):
-    """Attach a JPEG, PNG or WebP photo (multipart field `file`, at most 10 MB, 9 per case)."""
+    """Attach a JPEG, PNG or WebP photo (multipart field `file`, at most 10 MB, 9 per case) to
+    an open case; `stage` "before" (the problem) or "after" (the result of the handling),
+    by default "after" once the case was reported handled."""
     _case(request, case_id)  # outside the jurisdiction is 404 whatever the body
     length = declared_size_over(request, photos.MAX_PHOTO_BYTES)
     if length:
@@ -522,12 +629,14 @@ def case_photo_add(
     if file is None:
         message = _("Attach the photo.")
         raise ValidationFailed(message, details={"file": [message]})
-    photo = photos.case_photo_add(actor=actor_of(request), case_id=case_id, upload=file)
+    photo = photos.case_photo_add(
+        actor=actor_of(request), case_id=case_id, upload=file, stage=stage
+    )
     return Status(201, photo)
 
 
 @router.get("/{case_id}/photos/{photo_id}", response=ERRORS, openapi_extra=_IMAGE_RESPONSE)
-def case_photo(request, case_id: int, photo_id: int):
+def case_photo(request, case_id: Id, photo_id: Id):
     """The public copy of a photo (never the original), to whoever may see the case."""
     case = _case(request, case_id)
     photo = case.photos.filter(pk=photo_id).first()

@@ -314,6 +314,9 @@ class Case(Audited):
     )
     rating = models.PositiveSmallIntegerField(_("rating"), null=True, blank=True)
     rating_comment = models.CharField(_("rating comment"), max_length=500, blank=True)
+    # Open311 readers see a case's status, dates and position; its description and photos
+    # (residents' words and pictures) only once staff have marked it public (公开).
+    is_public = models.BooleanField(_("public"), default=False)
     reported_at = models.DateTimeField(_("reported at"), default=timezone.now)
     registered_at = models.DateTimeField(_("registered at"), null=True, blank=True)
     dispatched_at = models.DateTimeField(_("dispatched at"), null=True, blank=True)
@@ -358,6 +361,7 @@ class Case(Audited):
         "merged_into",
         "rating",
         "rework_count",
+        "is_public",
     )
     audit_masks = {"reporter_phone": mask_phone}
 
@@ -427,6 +431,11 @@ class Case(Audited):
     @property
     def is_open(self) -> bool:
         return self.state in TIMED_STATES
+
+    @property
+    def accepts_photos(self) -> bool:
+        """Photos document an open case; a closed or rejected one is a finished record."""
+        return self.state not in (*CLOSED_STATES, CaseState.REJECTED)
 
 
 class CaseEvent(models.Model):
@@ -516,6 +525,12 @@ class WhistleSummons(models.Model):
 
     def __str__(self) -> str:
         return f"{self.whistle_id} {self.department_id}"
+
+    def is_late(self, now: dt.datetime) -> bool:
+        """Reported in after the deadline, or not yet and the deadline has passed."""
+        if self.reported_in_at is not None:
+            return self.reported_in_at > self.report_in_by
+        return self.overdue or now > self.report_in_by
 
 
 class SweepRun(models.Model):
@@ -608,6 +623,11 @@ class JobSchedule(models.Model):
         return self.last_enqueued_at is None or now - self.last_enqueued_at >= every
 
 
+class PhotoStage(models.TextChoices):
+    BEFORE = "before", _("Before handling")  # 处置前
+    AFTER = "after", _("After handling")  # 处置后
+
+
 class CasePhoto(models.Model):
     """A photo of a case (案件照片). The original is kept privately as uploaded; only the public
     copy, re-encoded without EXIF (and so without the GPS position), is ever served."""
@@ -621,6 +641,10 @@ class CasePhoto(models.Model):
     width = models.PositiveIntegerField(_("width"))
     height = models.PositiveIntegerField(_("height"))
     size = models.PositiveIntegerField(_("size of the original (bytes)"))
+    # Taken at the report (the problem) or at the handling (the result), to compare the two.
+    stage = models.CharField(
+        _("stage"), max_length=8, choices=PhotoStage.choices, default=PhotoStage.BEFORE
+    )
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         db_index=False,

@@ -4,9 +4,14 @@ Rules of this server, beyond the specification:
 - `api_key` is an ordinary `ApiToken` of a service account, one account per client
   (`linli open311_key --name NAME`, or in the admin: a user of role resident with the
   "Issue an API token" action). POST files the report as that account, source "open311".
-- Reading requests needs the key too: descriptions and addresses are residents' words, so a
-  key sees what its account may see (a client account: the requests it filed; a staff
-  account: its jurisdiction). Anything else is the same 404 as a missing request.
+- Reading requests needs no key, as the specification says (clients read back what they
+  filed, and anyone may follow a request): every request of the city, with public fields
+  only — status and its notes, service, dates, agency, position. The description, the
+  address and a photo (`media_url`) are shown only once staff have marked the case public
+  (`case_publish`): they are residents' words and pictures. The reporter never appears.
+- Keys are of client accounts only: a staff member's API token is refused as `api_key`, in
+  POST and GET alike (a key in a query string lands in access logs).
+- `start_date` alone searches the 90 days from it; no search spans more.
 - `jurisdiction_id` is optional; when given it must be the code of a root place (the city).
 - Requests are created at once, so POST answers a `service_request_id` (the case number);
   a token is that number, and `tokens/{token}` resolves it.
@@ -20,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -28,7 +34,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 from django.utils.text import slugify
@@ -44,7 +50,7 @@ from linli.core.roles import Role
 from linli.core.services import api_token_issue
 from linli.places.models import Place
 
-from .models import CLOSED_STATES, Case, CaseState, Category, CloseReason, Source
+from .models import CLOSED_STATES, Case, CasePhoto, CaseState, Category, CloseReason, Source
 from .services import case_report
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
@@ -56,6 +62,12 @@ ERROR_STATUS = {ValidationFailed: 400, PermissionDenied: 403, NotFound: 404}
 # Rejected reports are finished from the client's point of view.
 FINISHED_STATES = (*CLOSED_STATES, CaseState.REJECTED)
 XML_INVALID = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# Dates a search may name: far enough either way for any real search, and within reach of
+# Python's date arithmetic (years 1–9999) once the 90-day window is added or taken away.
+EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(2999, 12, 31, tzinfo=dt.UTC)
+
+logger = logging.getLogger(__name__)
 
 
 class Open311Error(Exception):
@@ -96,13 +108,24 @@ def open311_client_issue(*, actor: User | None, name: str) -> tuple[User, str]:
     return account, key
 
 
-def _client(request: HttpRequest, *, source: dict) -> User:
+def _client(request: HttpRequest, *, source: dict, required: bool = True) -> User | None:
+    """The client account of the `api_key`; None when it may be and is left out."""
     key = (source.get("api_key") or "").strip()
     if not key:
-        raise Open311Error(403, _("An api_key is required."))
+        if required:
+            raise Open311Error(403, _("An api_key is required."))
+        return None
     actor = TokenAuth().authenticate(request, key)
     if actor is None:
         raise Open311Error(403, _("This api_key is not valid."))
+    if actor.is_staff_role:
+        raise Open311Error(
+            403,
+            _(
+                "A staff member's API token is not an api_key: it would be written to access "
+                "logs. Ask the administrator for a key of this client."
+            ),
+        )
     return actor
 
 
@@ -175,6 +198,13 @@ def open311_view(methods: list[str]) -> Callable:
             except ApplicationError as exc:
                 status = next((s for k, s in ERROR_STATUS.items() if isinstance(exc, k)), 400)
                 description = exc.message
+            except Exception:
+                # A bug: logged with its traceback, answered in the specification's shape.
+                logger.exception("Unhandled error in Open311 %s %s", request.method, request.path)
+                status, description = (
+                    500,
+                    _("Something went wrong on our side; it has been logged."),
+                )
             body = [{"code": status, "description": description}]
             return _render(fmt, body, root="errors", item="error", status=status)
 
@@ -218,30 +248,41 @@ def _service_notice(case: Case) -> str:
     }
 
 
-def _request(case: Case) -> dict[str, Any]:
+def _media_url(request: HttpRequest, case: Case) -> str | None:
+    photo = next(iter(case.photos.all()), None)
+    if photo is None:
+        return None
+    return request.build_absolute_uri(f"/open311/v2/media/{case.number}/{photo.pk}")
+
+
+def _request(request: HttpRequest, case: Case) -> dict[str, Any]:
+    """The public fields of a request; the resident's words and photo once staff made the
+    case public; never who reported it."""
+    public = case.is_public
     return {
         "service_request_id": case.number,
         "status": "closed" if case.state in FINISHED_STATES else "open",
         "status_notes": _status_notes(case),
         "service_name": _localised_name(case.category),
         "service_code": case.category.code,
-        "description": case.description,
+        "description": case.description if public else None,
         "agency_responsible": case.department.name if case.department else None,
         "service_notice": _service_notice(case),
         "requested_datetime": _iso(case.reported_at),
         "updated_datetime": _iso(case.updated_at),
         "expected_datetime": _iso(case.stage_deadline),
-        "address": case.address,
+        "address": (case.address or None) if public else None,
         "address_id": None,
         "zipcode": None,
         "lat": case.lat,
         "long": case.lng,
-        "media_url": None,
+        "media_url": _media_url(request, case) if public else None,
     }
 
 
-def _visible(actor: User):
-    return Case.objects.restrict(actor).select_related("category__parent", "department")
+def _listed():
+    """Every request of the city: what it shows is public (see `_request`)."""
+    return Case.objects.select_related("category", "department").prefetch_related("photos")
 
 
 def _services() -> Any:
@@ -306,11 +347,14 @@ def _parse_date(request: HttpRequest, field: str) -> dt.datetime | None:
         raise Open311Error(
             400, _("%(field)s is not a W3C datetime, e.g. 2026-01-01T00:00:00Z.") % {"field": field}
         )
-    return value if timezone.is_aware(value) else timezone.make_aware(value)
+    value = value if timezone.is_aware(value) else timezone.make_aware(value)
+    if not EARLIEST <= value <= LATEST:
+        raise Open311Error(400, _("%(field)s is a date between 1900 and 2999.") % {"field": field})
+    return value
 
 
-def _filtered(request: HttpRequest, actor: User):
-    cases = _visible(actor)
+def _filtered(request: HttpRequest):
+    cases = _listed()
     ids = [i for i in request.GET.get("service_request_id", "").split(",") if i.strip()]
     if ids:  # the specification: a list of ids overrides every other filter
         return cases.filter(number__in=[i.strip() for i in ids])
@@ -330,6 +374,8 @@ def _filtered(request: HttpRequest, actor: User):
         start = timezone.now() - window
     elif start is None:
         start = end - window
+    elif end is None:
+        end = start + window
     if end is not None and start > end:
         raise Open311Error(400, _("start_date is after end_date."))
     if end is not None and end - start > window:
@@ -378,13 +424,14 @@ def _post_request(request: HttpRequest, fmt: str) -> HttpResponse:
 def requests(request: HttpRequest, *, fmt: str) -> HttpResponse:
     if request.method == "POST":
         return _post_request(request, fmt)
-    actor = _client(request, source=request.GET)
-    cases = _filtered(request, actor).order_by("-reported_at", "-id")[:MAX_RESULTS]
-    return _render(fmt, [_request(c) for c in cases], root="service_requests", item="request")
+    _client(request, source=request.GET, required=False)
+    cases = _filtered(request).order_by("-reported_at", "-id")[:MAX_RESULTS]
+    data = [_request(request, c) for c in cases]
+    return _render(fmt, data, root="service_requests", item="request")
 
 
-def _one(actor: User, number: str) -> Case:
-    case = _visible(actor).filter(number=number).first()
+def _one(number: str) -> Case:
+    case = _listed().filter(number=number).first()
     if case is None:
         raise Open311Error(404, _("Unknown service_request_id."))
     return case
@@ -392,12 +439,29 @@ def _one(actor: User, number: str) -> Case:
 
 @open311_view(["GET"])
 def request_detail(request: HttpRequest, *, fmt: str, service_request_id: str) -> HttpResponse:
-    case = _one(_client(request, source=request.GET), service_request_id)
-    return _render(fmt, [_request(case)], root="service_requests", item="request")
+    _client(request, source=request.GET, required=False)
+    case = _one(service_request_id)
+    return _render(fmt, [_request(request, case)], root="service_requests", item="request")
 
 
 @open311_view(["GET"])
 def token(request: HttpRequest, *, fmt: str, token: str) -> HttpResponse:
-    case = _one(_client(request, source=request.GET), token)
+    _client(request, source=request.GET, required=False)
+    case = _one(token)
     data = [{"service_request_id": case.number, "token": token}]
     return _render(fmt, data, root="service_requests", item="request")
+
+
+def media(request: HttpRequest, service_request_id: str, photo_id: str) -> HttpResponse:
+    """The public copy (re-encoded, without EXIF) of a photo of a case staff made public; any
+    other photo is the same 404 as a missing one."""
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponse(status=405, headers={"Allow": "GET, HEAD"})
+    photo = (
+        CasePhoto.objects.filter(pk=photo_id, case__number=service_request_id, case__is_public=True)
+        .only("public", "content_type")
+        .first()
+    )
+    if photo is None:
+        return HttpResponse(_("Not found."), status=404, content_type="text/plain; charset=utf-8")
+    return FileResponse(photo.public.open("rb"), content_type=photo.content_type)

@@ -9,7 +9,10 @@ from django.urls import path, re_path
 
 from . import open311
 
-urlpatterns = []
+urlpatterns = [
+    # media_url of a request staff made public; the id's digits stay within a bigint.
+    re_path(r"^media/(?P<service_request_id>[\w-]+)/(?P<photo_id>\d{1,18})$", open311.media),
+]
 for fmt in open311.FORMATS:
     urlpatterns += [
         path(f"discovery.{fmt}", open311.discovery, {"fmt": fmt}),

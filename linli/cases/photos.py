@@ -19,12 +19,12 @@ from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from linli.core import audit
-from linli.core.errors import PermissionDenied, ValidationFailed
+from linli.core.errors import Conflict, PermissionDenied, ValidationFailed
 from linli.core.models import AuditAction, User
 from linli.core.roles import Perm
 
 from . import services
-from .models import Case, CaseEvent, CasePhoto
+from .models import Case, CaseEvent, CasePhoto, PhotoStage
 
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
 MAX_PHOTOS_PER_CASE = 9
@@ -103,20 +103,46 @@ def public_copy(upload: UploadedFile, fmt: str) -> tuple[bytes, int, int]:
     return out.getvalue(), clean.width, clean.height
 
 
-def may_add(actor: User, case: Case) -> bool:
+def _role_may_add(actor: User, case: Case) -> bool:
     if case.reporter_id is not None and case.reporter_id == actor.pk:
         return True
     return not actor.is_resident and any(actor.has_perm_code(p) for p in PHOTO_PERMS)
 
 
+def may_add(actor: User, case: Case) -> bool:
+    """Whether the page offers the upload: the checks `case_photo_add` makes."""
+    return actor.is_active and _role_may_add(actor, case) and case.accepts_photos
+
+
+def _stage(case: Case, stage: str | None) -> str:
+    """The given stage, or by the case: after handling once it was reported handled."""
+    if stage in (None, ""):
+        return PhotoStage.AFTER if case.handled_at is not None else PhotoStage.BEFORE
+    if stage not in PhotoStage.values:
+        message = _("Say whether the photo shows the problem (before) or the result (after).")
+        raise ValidationFailed(message, details={"stage": [message]})
+    return stage
+
+
 @transaction.atomic
-def case_photo_add(*, actor: User, case_id: int, upload: UploadedFile) -> CasePhoto:
-    """Attach a photo to a case within the actor's reach: the reporter, or staff who file,
-    handle or verify cases. At most MAX_PHOTOS_PER_CASE per case (the case row is locked, so
-    two uploads at once cannot both take the last place)."""
+def case_photo_add(
+    *, actor: User, case_id: int, upload: UploadedFile, stage: str | None = None
+) -> CasePhoto:
+    """Attach a photo to an open case within the actor's reach: the reporter, or staff who
+    file, handle or verify cases. `stage` says whether it shows the problem or the result of
+    the handling (PhotoStage; by default after handling once the case was reported handled).
+    At most MAX_PHOTOS_PER_CASE per case (the case row is locked, so two uploads at once
+    cannot both take the last place)."""
     case = Case.objects.select_for_update(of=("self",)).get_for(actor, case_id)
-    if not actor.is_active or not may_add(actor, case):
+    if not actor.is_active or not _role_may_add(actor, case):
         raise PermissionDenied()
+    if not case.accepts_photos:
+        raise Conflict(
+            _("This case is %(state)s: photos can no longer be added.")
+            % {"state": case.get_state_display()},
+            code="case_closed",
+        )
+    stage = _stage(case, stage)
     if CasePhoto.objects.filter(case=case).count() >= MAX_PHOTOS_PER_CASE:
         message = _("A case has at most %(n)d photos.") % {"n": MAX_PHOTOS_PER_CASE}
         raise ValidationFailed(message, details={"file": [message]})
@@ -132,6 +158,7 @@ def case_photo_add(*, actor: User, case_id: int, upload: UploadedFile) -> CasePh
         height=height,
         size=upload.size or 0,
         uploaded_by=actor,
+        stage=stage,
     )
     photo.original.save(name, upload, save=False)
     photo.public.save(name, ContentFile(content), save=False)
@@ -144,13 +171,17 @@ def case_photo_add(*, actor: User, case_id: int, upload: UploadedFile) -> CasePh
             action="photo",
             from_state=case.state,
             to_state=case.state,
-            data={"photo_id": photo.pk},
+            data={"photo_id": photo.pk, "stage": stage},
         )
         audit.record(
             actor=actor,
             action=AuditAction.CREATE,
             instance=photo,
-            changes={"case": [None, case.number], "content_type": [None, content_type]},
+            changes={
+                "case": [None, case.number],
+                "content_type": [None, content_type],
+                "stage": [None, stage],
+            },
             place_path=case.place_path,
             label=f"{case.number} photo",
         )
@@ -175,12 +206,17 @@ def _check_all(uploads: list[UploadedFile]) -> None:
 
 
 @transaction.atomic
-def case_photos_add(*, actor: User, case_id: int, uploads: list[UploadedFile]) -> list[CasePhoto]:
+def case_photos_add(
+    *, actor: User, case_id: int, uploads: list[UploadedFile], stage: str | None = None
+) -> list[CasePhoto]:
     """Attach several photos at once, all or none."""
     if not uploads:
         raise ValidationFailed(_("Choose a photo first."), details={"photos": [_("Required.")]})
     _check_all(uploads)
-    return [case_photo_add(actor=actor, case_id=case_id, upload=upload) for upload in uploads]
+    return [
+        case_photo_add(actor=actor, case_id=case_id, upload=upload, stage=stage)
+        for upload in uploads
+    ]
 
 
 @transaction.atomic
@@ -192,7 +228,20 @@ def case_report_with_photos(*, actor: User, uploads: list[UploadedFile], **repor
     case = services.case_report(actor=actor, **report)
     if not case.is_replay:
         for upload in uploads:
-            case_photo_add(actor=actor, case_id=case.pk, upload=upload)
+            case_photo_add(actor=actor, case_id=case.pk, upload=upload, stage=PhotoStage.BEFORE)
+    return case
+
+
+@transaction.atomic
+def case_report_handled_with_photos(
+    *, actor: User, case_id: int, evidence: str, uploads: list[UploadedFile]
+) -> Case:
+    """Report the case handled (see services.case_report_handled) with photos of the result,
+    labelled "after handling", all or nothing: every photo is checked first."""
+    _check_all(uploads)
+    case = services.case_report_handled(actor=actor, case_id=case_id, evidence=evidence)
+    for upload in uploads:
+        case_photo_add(actor=actor, case_id=case.pk, upload=upload, stage=PhotoStage.AFTER)
     return case
 
 

@@ -149,3 +149,13 @@ def load_calendar(data: dict[str, Any], *, CalendarDay) -> LoadResult:
             else:
                 result.unchanged += 1
     return result
+
+
+def load_reference_data() -> None:
+    """The shipped taxonomy and working-day calendar into today's models: what the data
+    migration loads, for databases built without migrations (tests) or emptied since."""
+    from linli.cases.models import CalendarDay, Category
+    from linli.core.models import Department
+
+    load_categories(read_json(TAXONOMY_FILE), Category=Category, Department=Department)
+    load_calendar(read_json(CALENDAR_FILE), CalendarDay=CalendarDay)

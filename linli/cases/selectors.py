@@ -8,12 +8,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from linli.core.models import User
 from linli.core.refcache import ProcessCache
 
-from .models import TIMED_STATES, Case, CaseEvent, CaseState, Category, Tier, WarningLevel
+from .models import (
+    TIMED_STATES,
+    Case,
+    CaseEvent,
+    CaseState,
+    Category,
+    Tier,
+    WarningLevel,
+    Whistle,
+    WhistleSummons,
+)
 from .transitions import TRANSITIONS, actor_level
 
 EARTH_RADIUS_M = 6_371_000
@@ -46,8 +56,23 @@ def reportable_category(*, code: str = "", pk: Any = None) -> Category:
 
 
 def case_get(*, actor: User, case_id: Any) -> Case:
-    return Case.objects.select_related("category__parent", "grid", "department", "handler").get_for(
-        actor, case_id
+    return Case.objects.select_related(
+        "category__parent", "grid__parent", "department", "handler"
+    ).get_for(actor, case_id)
+
+
+def case_whistle(*, actor: User, case_id: Any) -> Whistle | None:
+    """The whistle blown on the case (吹哨), with every summoned department — the lead first —
+    and who reported in (报到) for it; None if there was none."""
+    case = Case.objects.get_for(actor, case_id)
+    summons = WhistleSummons.objects.select_related("department", "reported_in_by").order_by(
+        "-is_lead", "department__code"
+    )
+    return (
+        Whistle.objects.filter(case=case)
+        .select_related("blown_by")
+        .prefetch_related(Prefetch("summons", queryset=summons))
+        .first()
     )
 
 
@@ -67,7 +92,9 @@ class CaseFilter:
 
 def case_list(*, actor: User, filters: CaseFilter | None = None) -> QuerySet[Case]:
     f = filters or CaseFilter()
-    qs = Case.objects.restrict(actor).select_related("category", "grid", "department", "handler")
+    qs = Case.objects.restrict(actor).select_related(
+        "category", "grid__parent", "department", "handler"
+    )
     if f.states:
         qs = qs.filter(state__in=f.states)
     if f.warning is not None:
@@ -91,7 +118,7 @@ def handler_inbox(*, actor: User) -> QuerySet[Case]:
             Q(handler=actor, state__in=(CaseState.DISPATCHED, CaseState.IN_HAND))
             | Q(department__in=departments, handler__isnull=True, state=CaseState.DISPATCHED)
         )
-        .select_related("category", "grid")
+        .select_related("category", "grid__parent")
         .order_by("-warning", "stage_deadline")
     )
 
@@ -125,7 +152,7 @@ def waiting_for(*, actor: User) -> QuerySet[Case]:
     return (
         Case.objects.restrict(actor)
         .filter(wanted)
-        .select_related("category", "grid")
+        .select_related("category", "grid__parent")
         .order_by("-warning", "stage_deadline")
     )
 
@@ -133,6 +160,69 @@ def waiting_for(*, actor: User) -> QuerySet[Case]:
 def overdue_queue(*, actor: User) -> QuerySet[Case]:
     """Open cases already red, for the command-centre board."""
     return case_list(actor=actor, filters=CaseFilter(states=TIMED_STATES, warning=WarningLevel.RED))
+
+
+def due_soon(*, actor: User) -> QuerySet[Case]:
+    """Waiting for this person with the stage's deadline near (yellow warning)."""
+    return waiting_for(actor=actor).filter(warning=WarningLevel.YELLOW)
+
+
+def overdue_for(*, actor: User) -> QuerySet[Case]:
+    """Waiting for this person and already past the stage's deadline (red warning)."""
+    return waiting_for(actor=actor).filter(warning=WarningLevel.RED)
+
+
+# A case in a handler's hands: the tier that holds it no longer has a step of its own to take.
+_IN_HANDS = (CaseState.DISPATCHED, CaseState.IN_HAND)
+
+
+def supervised(*, actor: User) -> QuerySet[Case]:
+    """督办: cases this person presses others to finish, or is pressed to finish.
+
+    - A dispatcher's tier: open cases still in a handler's hands that the overdue sweep moved
+      up to the tier this person holds (supervision passes up, the handler keeps the work).
+    - A handler: their own cases (or their department's not yet taken on) that the sweep has
+      moved up, and cases the command centre whistled to their department that still wait
+      for its report-in (报到).
+    """
+    level = actor_level(actor)
+    departments = actor.departments.values("pk")
+    mine = Q(handler=actor) | Q(department__in=departments, handler__isnull=True)
+    wanted = Q(state__in=_IN_HANDS, escalation_count__gt=0) & mine
+    if actor.has_perm_code(TRANSITIONS["dispatch"].perm):
+        wanted |= Q(state__in=_IN_HANDS, escalation_count__gt=0, tier=level)
+    summoned = WhistleSummons.objects.filter(
+        department__in=departments, reported_in_at__isnull=True
+    ).values("whistle__case_id")
+    wanted |= Q(pk__in=summoned, state__in=TIMED_STATES)
+    return (
+        Case.objects.restrict(actor)
+        .filter(wanted)
+        .select_related("category", "grid__parent")
+        .order_by("-warning", "stage_deadline")
+    )
+
+
+def reported_by(*, actor: User) -> QuerySet[Case]:
+    """Cases this person reported, or typed in for a caller (12345 hotline), newest first."""
+    return (
+        Case.objects.restrict(actor)
+        .filter(Q(reporter=actor) | Q(entered_by=actor))
+        .select_related("category", "grid__parent")
+        .order_by("-reported_at", "-id")
+    )
+
+
+def case_counts(*, actor: User, place_path: str = "") -> dict[str, int]:
+    """Open cases of the jurisdiction (under `place_path` if given): all, and yellow and red."""
+    qs = Case.objects.restrict(actor).filter(state__in=TIMED_STATES)
+    if place_path:
+        qs = qs.filter(place_path__under=place_path)
+    return qs.aggregate(
+        open=Count("id"),
+        yellow=Count("id", filter=Q(warning=WarningLevel.YELLOW)),
+        red=Count("id", filter=Q(warning=WarningLevel.RED)),
+    )
 
 
 def category_tree() -> QuerySet[Category]:

@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -45,8 +44,8 @@ from .models import (
     WhistleSummons,
 )
 from .selectors import reportable_category
-from .transitions import check, is_department_holder
-from .workdays import current_calendar, stage_window, to_seconds
+from .transitions import check
+from .workdays import deadline_after, stage_window
 
 BAD_RATING = 2  # 1 or 2 stars within the window reopens the case
 STAFF_SOURCES = (Source.GRID_PATROL, Source.HOTLINE, Source.MODULE)
@@ -59,10 +58,6 @@ REPORT_IN: dict[str, tuple[Decimal, bool]] = {
 }
 NEXT_TIER = {Tier.GRID: Tier.COMMUNITY, Tier.COMMUNITY: Tier.STREET, Tier.STREET: Tier.DISTRICT}
 STAGE_FIELDS = ("stage_started_at", "stage_warn_at", "stage_deadline", "warning")
-
-
-def rating_window() -> dt.timedelta:
-    return dt.timedelta(days=getattr(settings, "LINLI_RATING_DAYS", 7))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,6 +257,10 @@ def case_report(
         raise ValidationFailed(_("Unknown source."), details={"source": [_("Unknown source.")]})
     if source in STAFF_SOURCES and (actor is None or not actor.is_staff_role):
         raise PermissionDenied(_("Only staff can file reports from this source."))
+    # "open311" is the mark of a third-party client's report (its account is a resident's);
+    # staff entering a report are never one.
+    if source == Source.OPEN311 and (actor is None or actor.is_staff_role):
+        raise PermissionDenied(_("Only an Open311 client files reports from this source."))
     try:
         category = reportable_category(code=category_code, pk=category_id)
     except Category.DoesNotExist:
@@ -311,10 +310,8 @@ def case_report(
         reported_at=now,
     )
     _start_stage(case, category.register_hours, now)
-    case.due_at = (
-        now + dt.timedelta(seconds=to_seconds(category.total_hours))
-        if category.round_the_clock
-        else current_calendar().add_working_hours(now, category.total_hours)
+    case.due_at = deadline_after(
+        now, category.total_hours, round_the_clock=category.round_the_clock
     )
     # Everything above only read; one transaction writes the case and its event, audit entry
     # and outbox rows (called inside another transaction, this is a savepoint), sent together
@@ -480,11 +477,6 @@ def case_dispatch(
     department."""
     case = _locked(actor, case_id)
     check(actor, case, "dispatch")
-    if Whistle.objects.filter(case=case).exists():
-        raise Conflict(
-            _("The whistle named the lead department; this case is not re-dispatched."),
-            code="whistled",
-        )
     department = handler = None
     if department_id not in (None, ""):
         department = Department.objects.filter(pk=department_id).first()
@@ -549,11 +541,6 @@ def case_accept(*, actor: User, case_id: Any) -> Case:
     other gets a Conflict."""
     case = _locked(actor, case_id)
     check(actor, case, "accept")
-    if case.handler_id is not None:
-        if case.handler_id != actor.pk and not actor.sees_everything:
-            raise PermissionDenied(_("This case was dispatched to someone else."))
-    elif not (is_department_holder(actor, case) or actor.sees_everything):
-        raise PermissionDenied(_("This case was dispatched to a department you do not work in."))
     before, was, now = case.audit_snapshot(), case.state, timezone.now()
     case.state, case.handler, case.accepted_at = CaseState.IN_HAND, actor, now
     fields = ["state", "handler", "accepted_at"]
@@ -577,8 +564,6 @@ def case_report_handled(*, actor: User, case_id: Any, evidence: str) -> Case:
     )
     case = _locked(actor, case_id)
     check(actor, case, "report_handled")
-    if case.handler_id != actor.pk and not actor.sees_everything:
-        raise PermissionDenied(_("Only the person who took the case on can report it handled."))
     before, was, now = case.audit_snapshot(), case.state, timezone.now()
     case.state, case.handled_at = CaseState.HANDLED, now
     case.handled_on_time = _on_time(now, case.stage_deadline)
@@ -672,12 +657,6 @@ def case_close(
     )
     case = _locked(actor, case_id)
     check(actor, case, "close_fixed" if fixed else "close_other")
-    lead = WhistleSummons.objects.filter(whistle__case=case, is_lead=True).first()
-    if lead is not None and lead.handled_at is None:
-        raise Conflict(
-            _("The lead department has not reported this case handled yet."),
-            code="lead_not_handled",
-        )
     before, was, now = case.audit_snapshot(), case.state, timezone.now()
     case.state = CaseState.CLOSED_FIXED if fixed else CaseState.CLOSED_OTHER
     case.close_reason, case.closed_at = reason, now
@@ -708,10 +687,7 @@ def case_rate(*, actor: User, case_id: Any, rating: Any, comment: str = "") -> C
     comment = _text(comment, "comment", required=False, limit=500, message="")
     case = _locked(actor, case_id)
     check(actor, case, "rate")
-    now = timezone.now()
-    if case.closed_at is None or now - case.closed_at > rating_window():
-        raise Conflict(_("The time for rating this case has passed."), code="rating_window_closed")
-    before, was = case.audit_snapshot(), case.state
+    before, was, now = case.audit_snapshot(), case.state, timezone.now()
     case.state, case.rating, case.rating_comment, case.rated_at = (
         CaseState.RATED,
         rating,
@@ -828,14 +804,8 @@ def case_whistle(
     co = [d for d in _departments(co_department_ids, "co_department_ids") if d.pk != lead.pk]
     case = _locked(actor, case_id)
     check(actor, case, "whistle")
-    if Whistle.objects.filter(case=case).exists():
-        raise Conflict(_("The whistle has already been blown on this case."), code="whistled")
     before, was, now = case.audit_snapshot(), case.state, timezone.now()
-    report_in_by = (
-        now + dt.timedelta(seconds=to_seconds(hours))
-        if on_clock
-        else current_calendar().add_working_hours(now, hours)
-    )
+    report_in_by = deadline_after(now, hours, round_the_clock=on_clock)
     whistle = Whistle.objects.create(case=case, kind=kind, blown_by=actor, blown_at=now, note=note)
     WhistleSummons.objects.bulk_create(
         [
@@ -949,6 +919,8 @@ def case_report_in(
     note = _text(note, "note", required=False, limit=MAX_NOTE, message="")
     case = _locked(actor, case_id)
     check(actor, case, "report_in")
+    # check() found a summons of the actor's departments still to report in; a department
+    # named in the request must be one of them.
     summons = _summons_of(actor, case, department_id=department_id)
     if summons is None:
         raise PermissionDenied(_("Your department was not summoned to this case."))
@@ -956,3 +928,29 @@ def case_report_in(
         raise Conflict(_("Your department has already reported in."), code="already_reported_in")
     _report_in(actor, case, summons, timezone.now(), note)
     return summons
+
+
+# ---------------------------------------------------------------------------------------------
+# Publication
+
+
+@transaction.atomic
+def case_publish(*, actor: User, case_id: Any, public: bool) -> Case:
+    """Mark the case public (公开) or withdraw that: Open311 readers, who need no key, see its
+    description and photos only while it is public; its status, dates and position always.
+    Whoever registers cases decides, in any state; the reporter's identity is never shown."""
+    case = _locked(actor, case_id)
+    _require(actor, Perm.CASES_REGISTER)
+    if case.is_public == public:
+        return case
+    before = case.audit_snapshot()
+    case.is_public = public
+    case.save(update_fields=["is_public", "updated_at"])
+    audit.record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        instance=case,
+        changes=audit.diff(before, case.audit_snapshot(), case.audit_masks),
+        label=case.number,
+    )
+    return case

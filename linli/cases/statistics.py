@@ -217,7 +217,15 @@ class CaseStatistics:
         return [(self.categories[pk], count) for pk, count in row.categories.most_common(n)]
 
 
+# The days a period may name: the day after the end and local midnights in UTC must still be
+# dates Python can hold (years 1–9999).
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
+
+
 def _period_problem(start: dt.date, end: dt.date) -> dict[str, list[str]]:
+    for name, day in (("start", start), ("end", end)):
+        if not FIRST_DAY <= day <= LAST_DAY:
+            return {name: [str(_("Choose a day between 1900 and 2999."))]}
     if end < start:
         return {"end": [str(_("The end is before the start."))]}
     if (end - start).days >= MAX_PERIOD_DAYS:

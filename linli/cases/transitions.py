@@ -1,11 +1,17 @@
 """The case workflow as an explicit table: action → states it starts from, state it leads to,
-and who may take it. Services call `check()` before changing anything; pages call
-`available_actions()` to offer only what would succeed."""
+and who may take it, plus the few rules a state alone does not decide (whose hands the case is
+in, the whistle, the rating window). Services call `check()` before changing anything; pages and
+the API call `available_actions()`, which runs the same `check()`, so they offer exactly what
+the service accepts."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -14,7 +20,7 @@ from linli.core.models import User
 from linli.core.roles import Perm
 from linli.core.scoping import PATH_SEPARATOR
 
-from .models import Case, Tier
+from .models import Case, Tier, Whistle, WhistleSummons
 from .models import CaseState as S
 
 
@@ -114,8 +120,91 @@ def is_department_holder(actor: User, case: Case) -> bool:
     return bool(case.department_id) and actor.departments.filter(pk=case.department_id).exists()
 
 
+def rating_window() -> dt.timedelta:
+    return dt.timedelta(days=getattr(settings, "LINLI_RATING_DAYS", 7))
+
+
+def whistle_of(case: Case) -> Whistle | None:
+    try:
+        return case.whistle
+    except Whistle.DoesNotExist:
+        return None
+
+
+def _not_whistled(actor: User, case: Case) -> None:
+    if whistle_of(case) is not None:
+        raise Conflict(
+            _("The whistle named the lead department; this case is not re-dispatched."),
+            code="whistled",
+        )
+
+
+def _whistle_not_blown(actor: User, case: Case) -> None:
+    if whistle_of(case) is not None:
+        raise Conflict(_("The whistle has already been blown on this case."), code="whistled")
+
+
+def _in_actors_hands(actor: User, case: Case) -> None:
+    """Taking on: the case was dispatched to this person, or to a department they work in."""
+    if actor.sees_everything:
+        return
+    if case.handler_id is not None:
+        if case.handler_id != actor.pk:
+            raise PermissionDenied(_("This case was dispatched to someone else."))
+    elif not is_department_holder(actor, case):
+        raise PermissionDenied(_("This case was dispatched to a department you do not work in."))
+
+
+def _taken_on_by_actor(actor: User, case: Case) -> None:
+    if case.handler_id != actor.pk and not actor.sees_everything:
+        raise PermissionDenied(_("Only the person who took the case on can report it handled."))
+
+
+def _lead_handled(actor: User, case: Case) -> None:
+    """A whistled case closes only after its lead department reported it handled."""
+    lead = WhistleSummons.objects.filter(whistle__case_id=case.pk, is_lead=True).first()
+    if lead is not None and lead.handled_at is None:
+        raise Conflict(
+            _("The lead department has not reported this case handled yet."),
+            code="lead_not_handled",
+        )
+
+
+def _within_rating_window(actor: User, case: Case) -> None:
+    if case.closed_at is None or timezone.now() - case.closed_at > rating_window():
+        raise Conflict(_("The time for rating this case has passed."), code="rating_window_closed")
+
+
+def _summoned_and_not_reported_in(actor: User, case: Case) -> None:
+    """One of the actor's departments was summoned by the whistle and has not reported in."""
+    reported = list(
+        WhistleSummons.objects.filter(
+            whistle__case_id=case.pk, department__in=actor.departments.all()
+        ).values_list("reported_in_at", flat=True)
+    )
+    if not reported:
+        raise PermissionDenied(_("Your department was not summoned to this case."))
+    if None not in reported:
+        raise Conflict(_("Your department has already reported in."), code="already_reported_in")
+
+
+# What each action needs beyond its role, tier and state: the same rule refuses the service
+# call and hides the button.
+GUARDS: dict[str, Callable[[User, Case], None]] = {
+    "dispatch": _not_whistled,
+    "accept": _in_actors_hands,
+    "report_handled": _taken_on_by_actor,
+    "close_fixed": _lead_handled,
+    "close_other": _lead_handled,
+    "rate": _within_rating_window,
+    "whistle": _whistle_not_blown,
+    "report_in": _summoned_and_not_reported_in,
+}
+
+
 def check(actor: User, case: Case, action: str) -> Transition:
-    """Refuse with 403 (role, tier) or 409 (state); the caller already proved visibility."""
+    """Refuse with 403 (role, tier, whose case it is) or 409 (state, whistle, rating window);
+    the caller already proved visibility."""
     rule = TRANSITIONS[action]
     is_reporter = case.reporter_id is not None and case.reporter_id == actor.pk
     allowed = (rule.reporter_may and is_reporter) or (
@@ -144,11 +233,15 @@ def check(actor: User, case: Case, action: str) -> Transition:
             _("This case is held at the %(tier)s tier; your jurisdiction does not reach it.")
             % {"tier": Tier(case.tier).label}
         )
+    guard = GUARDS.get(action)
+    if guard is not None:
+        guard(actor, case)
     return rule
 
 
 def available_actions(actor: User, case: Case) -> list[str]:
-    """Actions the actor could take on the case now (for buttons; services re-check)."""
+    """Actions the actor could take on the case now: those `check()` lets through, the check
+    each service makes (for the page's buttons and the API's `actions`)."""
     out = []
     for action in TRANSITIONS:
         if action == "rework":
@@ -159,3 +252,34 @@ def available_actions(actor: User, case: Case) -> list[str]:
             continue
         out.append(action)
     return out
+
+
+# What happens next, by state, in words for the person who reported the case.
+_NEXT_STEP = {
+    S.REPORTED: gettext_lazy("Waiting to be registered by the grid or community."),
+    S.REGISTERED: gettext_lazy("Registered: waiting to be dispatched to a handler."),
+    S.DISPATCHED: gettext_lazy("Dispatched: waiting for the handler to take it on."),
+    S.IN_HAND: gettext_lazy("Being handled."),
+    S.HANDLED: gettext_lazy("Handled: waiting for an on-the-spot check."),
+    S.VERIFIED: gettext_lazy("Checked on the spot: waiting to be closed."),
+    S.CLOSED_FIXED: gettext_lazy("Closed as fixed."),
+    S.CLOSED_OTHER: gettext_lazy("Closed without a fix: see the reason on the case page."),
+    S.REJECTED: gettext_lazy("Not registered: see the reason on the case page."),
+    S.RATED: gettext_lazy("Done: thank you for your rating."),
+}
+# The reporter's own steps, offered when check() lets them through.
+_REPORTER_STEP = {
+    "verify": gettext_lazy("Your turn: check whether it is fixed, then verify it or send it back."),
+    "rate": gettext_lazy("Your turn: rate how it was handled."),
+}
+
+
+def next_step(actor: User, case: Case) -> str:
+    """The case's next step as its reporter sees it (the "my reports" list)."""
+    for action, text in _REPORTER_STEP.items():
+        try:
+            check(actor, case, action)
+        except (PermissionDenied, Conflict):
+            continue
+        return str(text)
+    return str(_NEXT_STEP[case.state])

@@ -1,5 +1,6 @@
-"""Case pages: the report form, queues with the command-centre counts, the case page with its
-timeline and the actions the transitions table allows this user now."""
+"""Case pages: the report form, the reporter's own list, queues with the command-centre counts,
+the case page with its whistle, photos before and after handling, timeline and the actions the
+transitions table allows this user now."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -31,6 +35,8 @@ from .models import (
     CaseState,
     Category,
     CloseReason,
+    PhotoStage,
+    Tier,
     WarningLevel,
     WhistleKind,
 )
@@ -117,6 +123,11 @@ def report(request: HttpRequest) -> HttpResponse:
         except ValidationFailed as exc:
             _report_errors(form, exc)
         else:
+            messages.success(
+                request,
+                _("Thank you: your report was received as case %(number)s. Follow it under "
+                  "“My reports”.") % {"number": case.number},
+            )  # fmt: skip
             return redirect_after_save(request, reverse("cases:detail", args=[case.pk]))
     return render(request, "cases/report.html", {"form": form, "map_data": _map_data(request.user)})
 
@@ -173,15 +184,48 @@ def queue(request: HttpRequest) -> HttpResponse:
     )
 
 
+@requires(Perm.CASES_REPORT)
+def mine(request: HttpRequest) -> HttpResponse:
+    """我的上报: the problems this person reported, each with its state and next step."""
+    user = request.user
+    page = list_page(selectors.reported_by(actor=user), request.GET.get("page"))
+    for case in page.items:
+        case.next_step = transitions.next_step(user, case)
+    return render(request, "cases/mine.html", {"page": page})
+
+
+def _crumb(user) -> tuple[str, str]:
+    """Where "back" leads: the queues, or the reporter's own list for those without them."""
+    if user.has_perm_code(Perm.CASES_VIEW):
+        return reverse("cases:queue"), str(_("Cases"))
+    return reverse("cases:mine"), str(_("My reports"))
+
+
 @login_required  # the case's queryset decides: outside reach, the same 404 as missing
 def detail(request: HttpRequest, case_id: int) -> HttpResponse:
     user = request.user
     case = selectors.case_get(actor=user, case_id=case_id)
     actions = transitions.available_actions(user, case)
+    photos_of = list(case.photos.all())
+    whistle = selectors.case_whistle(actor=user, case_id=case.pk)
+    summonses = list(whistle.summons.all()) if whistle else []
+    now = timezone.now()
+    for summons in summonses:
+        summons.late = summons.is_late(now)
     context = {
         "case": case,
-        "photos": list(case.photos.all()),
+        "crumb": _crumb(user),
+        "next_step": transitions.next_step(user, case) if case.reporter_id == user.pk else "",
+        "photo_groups": [
+            (label, [p for p in photos_of if p.stage == stage])
+            for stage, label in PhotoStage.choices
+            if any(p.stage == stage for p in photos_of)
+        ],
         "photo_form": PhotoForm() if photos.may_add(user, case) else None,
+        # case_publish asks for this permission in any state; the case is already in reach.
+        "may_publish": user.has_perm_code(Perm.CASES_REGISTER),
+        "whistle": whistle,
+        "summonses": summonses,
         "timeline": _labelled(selectors.case_timeline(actor=user, case_id=case.pk)),
         "actions": [(a, transitions.TRANSITIONS[a].label, _action_form(a)) for a in actions],
     }
@@ -201,8 +245,49 @@ EVENT_LABELS = {
 }
 
 
+def _tier_path(tiers: Any) -> str:
+    """The "Grid → Community" of the [before, after] tiers an escalation stored."""
+    try:
+        before, after = (Tier(int(t)) for t in tiers)
+    except (TypeError, ValueError):
+        return ""
+    return "" if before == after else f"{before.label} → {after.label}"
+
+
+def _event_detail(event) -> str:
+    """What the step's data says in words: departments summoned or reporting in, where an
+    escalation went, where the case was dispatched or merged."""
+    data = event.data or {}
+    action = event.action
+    if action == "whistle":
+        text = gettext("Lead department: %(lead)s") % {"lead": data.get("lead", "")}
+        if data.get("co"):
+            text += gettext("; co-handling departments: %(co)s") % {"co": "、".join(data["co"])}
+        return text
+    if action == "report_in":
+        text = gettext("%(department)s reported in") % {"department": data.get("department", "")}
+        return text if data.get("on_time", True) else text + gettext(" (late)")
+    if action == "report_in_overdue":
+        return gettext("%(department)s did not report in by the deadline") % {
+            "department": data.get("department", "")
+        }
+    if action in ("escalate", "warning", "overdue") and "tier" in data:
+        path = _tier_path(data["tier"])
+        return gettext("Escalated: %(path)s") % {"path": path} if path else ""
+    if action == "dispatch" and (data.get("department") or data.get("handler")):
+        return gettext("To %(whom)s") % {"whom": data.get("department") or data.get("handler")}
+    if action == "merge" and data.get("into"):
+        return gettext("Into case %(number)s") % {"number": data["into"]}
+    if action == "merged_in" and data.get("from"):
+        return gettext("From case %(number)s") % {"number": data["from"]}
+    if action == "photo" and data.get("stage") in PhotoStage.values:
+        return str(PhotoStage(data["stage"]).label)
+    return ""
+
+
 def _labelled(events) -> list:
-    """Timeline rows with readable action and state names instead of their codes."""
+    """Timeline rows with readable action, state and actor names instead of their codes; steps
+    the system took (the overdue sweep, seeded history) have no actor."""
     states = dict(CaseState.choices)
     out = list(events)
     for event in out:
@@ -210,6 +295,8 @@ def _labelled(events) -> list:
         label = EVENT_LABELS.get(event.action) or (rule.label if rule else None)
         event.action_label = label or event.action
         event.state_label = states.get(event.to_state, event.to_state)
+        event.actor_label = str(event.actor) if event.actor_id else gettext("System")
+        event.detail = _event_detail(event)
     return out
 
 
@@ -231,6 +318,10 @@ class _ReasonForm(_ActionForm):
 
 class _EvidenceForm(_ActionForm):
     evidence = forms.CharField(label=_("What was done"), widget=forms.Textarea(attrs={"rows": 3}))
+    photos = PhotosField(label=_("Photos after handling"))
+
+    def service_arguments(self) -> dict[str, Any]:
+        return {"evidence": self.cleaned_data["evidence"], "uploads": self.cleaned_data["photos"]}
 
 
 class _DispatchForm(_ActionForm):
@@ -295,7 +386,7 @@ ACTIONS: dict[str, tuple[type[_ActionForm] | None, Callable[..., Case], dict[str
     "merge": (_MergeForm, services.case_merge, {}),
     "dispatch": (_DispatchForm, services.case_dispatch, {}),
     "accept": (None, services.case_accept, {}),
-    "report_handled": (_EvidenceForm, services.case_report_handled, {}),
+    "report_handled": (_EvidenceForm, photos.case_report_handled_with_photos, {}),
     "verify": (_NoteForm, services.case_verify, {"passed": True}),
     "verify_fail": (_NoteForm, services.case_verify, {"passed": False}),
     "close_fixed": (_NoteForm, services.case_close, {"reason": CloseReason.FIXED}),
@@ -307,9 +398,9 @@ ACTIONS: dict[str, tuple[type[_ActionForm] | None, Callable[..., Case], dict[str
 }
 
 
-def _action_form(action: str, data=None) -> _ActionForm | None:
+def _action_form(action: str, data=None, files=None) -> _ActionForm | None:
     form_class = ACTIONS[action][0]
-    return form_class(data, prefix=action) if form_class else None
+    return form_class(data, files, prefix=action) if form_class else None
 
 
 @login_required
@@ -318,15 +409,34 @@ def act(request: HttpRequest, case_id: int) -> HttpResponse:
     """Take one action on the case; the service re-checks role, tier and state."""
     user = request.user
     case = selectors.case_get(actor=user, case_id=case_id)
+    length = declared_size_over(request, settings.LINLI_MAX_UPLOAD_BYTES)
+    if length:
+        # The body was not read (see core.uploads): neither the action nor the photos.
+        message = _("The photos together are %(size).1f MB; send at most %(limit)d MB at once.") % {
+            "size": length / 2**20,
+            "limit": settings.LINLI_MAX_UPLOAD_BYTES // 2**20,
+        }
+        raise ValidationFailed(message, details={"photos": [message]})
     action = request.POST.get("action", "")
     if action not in ACTIONS:
         raise NotFound()
-    form = _action_form(action, request.POST)
+    form = _action_form(action, request.POST, request.FILES)
     if form is not None and not form.is_valid():
         raise validation_failed_from_form(form, str(_("Check the fields of this action.")))
     _form_class, service, fixed = ACTIONS[action]
     arguments = form.service_arguments() if form is not None else {}
     service(actor=user, case_id=case.pk, **fixed, **arguments)
+    return redirect_after_save(request, reverse("cases:detail", args=[case.pk]))
+
+
+@login_required
+@require_POST
+def publish(request: HttpRequest, case_id: int) -> HttpResponse:
+    """Show the case's description and photos to Open311 readers, or withdraw them (公开)."""
+    case = selectors.case_get(actor=request.user, case_id=case_id)
+    services.case_publish(
+        actor=request.user, case_id=case.pk, public=request.POST.get("public") == "1"
+    )
     return redirect_after_save(request, reverse("cases:detail", args=[case.pk]))
 
 

@@ -36,6 +36,16 @@ def to_seconds(hours: Decimal | float | int) -> int:
     return int(seconds.to_integral_value())
 
 
+def whole_second(moment: dt.datetime) -> dt.datetime:
+    """`moment` rounded up to the whole second. Deadlines are kept to the second, rounded up so
+    a limit is never cut short: otherwise a deadline reached inside working hours would carry
+    the microseconds of the moment the case was made and one reached at 09:00 would not, and
+    outputs to the second (Open311, the API) would differ from the stored value."""
+    if moment.microsecond == 0:
+        return moment
+    return moment.replace(microsecond=0) + dt.timedelta(seconds=1)
+
+
 class WorkCalendar:
     """Working days and working hours, from a {date: is_workday} map of exceptions."""
 
@@ -62,7 +72,7 @@ class WorkCalendar:
         with 0 it is the first working moment at or after `start`.
         """
         remaining = dt.timedelta(seconds=seconds)
-        local = self._local(start)
+        local = self._local(whole_second(start))
         day, cursor = local.date(), local.time()
         for _ in range(MAX_DAYS):
             if self.is_workday(day):
@@ -133,16 +143,24 @@ def reset() -> None:
         _cached, _stamp = None, None
 
 
+def _after(start: dt.datetime, seconds: int, round_the_clock: bool) -> dt.datetime:
+    if round_the_clock:
+        return whole_second(start) + dt.timedelta(seconds=seconds)
+    return current_calendar().add_working_seconds(start, seconds)
+
+
+def deadline_after(
+    start: dt.datetime, hours: Decimal, *, round_the_clock: bool = False
+) -> dt.datetime:
+    """The moment `hours` of working time (clock time if round the clock) after `start`, to the
+    whole second."""
+    return _after(start, to_seconds(hours), round_the_clock)
+
+
 def stage_window(
     start: dt.datetime, hours: Decimal, *, round_the_clock: bool = False
 ) -> tuple[dt.datetime, dt.datetime]:
     """(yellow-warning moment, deadline) of a stage of `hours` starting at `start`."""
     seconds = to_seconds(hours)
     warn_seconds = int(seconds * WARN_FRACTION)
-    if round_the_clock:
-        return start + dt.timedelta(seconds=warn_seconds), start + dt.timedelta(seconds=seconds)
-    calendar = current_calendar()
-    return (
-        calendar.add_working_seconds(start, warn_seconds),
-        calendar.add_working_seconds(start, seconds),
-    )
+    return _after(start, warn_seconds, round_the_clock), _after(start, seconds, round_the_clock)

@@ -1,7 +1,9 @@
+from axes.models import AccessAttempt
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
+from .logins import attempts_unlock
 from .models import ApiToken, AuditEntry, Department, User
 from .services import api_token_issue, api_token_revoke
 
@@ -67,3 +69,29 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(AccessAttempt)
+class LoginFailuresAdmin(admin.ModelAdmin):
+    """Failed logins still counted (django-axes); "unlock" clears them with an audit entry."""
+
+    list_display = ("attempt_time", "username", "ip_address", "failures_since_start")
+    search_fields = ("=username", "=ip_address")
+    date_hierarchy = "attempt_time"
+    fields = ("username", "ip_address", "user_agent", "attempt_time", "failures_since_start")
+    readonly_fields = fields
+    actions = ["unlock"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # only through "unlock", which writes the audit entry
+
+    @admin.action(description=_("Unlock: clear these failed logins"), permissions=["view"])
+    def unlock(self, request, queryset):
+        count = attempts_unlock(actor=request.user, attempts=queryset)
+        self.message_user(request, _("%(count)d failed-login records cleared.") % {"count": count})

@@ -42,6 +42,14 @@ class RequestSourceMiddleware:
             return self.get_response(request)
 
 
+# Command-centre pages (指挥中心) in the menus of the roles that watch figures and maps; the
+# pages themselves check the permission.
+_STATISTICS_ROLES = frozenset(
+    {"command_operator", "street_officer", "community_worker", "auditor", "admin"}
+)
+_MAP_ROLES = _STATISTICS_ROLES | {"grid_worker"}
+
+
 def _nav_items(request) -> list[dict]:
     from django.urls import reverse
     from django.utils.translation import gettext as _
@@ -51,23 +59,36 @@ def _nav_items(request) -> list[dict]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return []
-    entries = [("home", _("Home"), None)]
-    entries += [
-        ("places:tree", _("Places"), Perm.PLACES_VIEW),
-        ("people:households", _("Households"), Perm.PEOPLE_VIEW),
-        ("people:persons", _("Persons"), Perm.PEOPLE_VIEW),
-        ("people:import_new", _("Import"), Perm.PEOPLE_IMPORT),
-        ("cases:queue", _("Cases"), Perm.CASES_VIEW),
-        ("cases:report", _("Report a problem"), Perm.CASES_REPORT),
-        ("audit", _("Audit log"), Perm.AUDIT_VIEW),
+    everyone = (None, None)
+    entries = [
+        ("home", _("Workbench") if user.is_staff_role else _("Home"), everyone),
+        ("places:tree", _("Places"), (Perm.PLACES_VIEW, None)),
+        ("people:households", _("Households"), (Perm.PEOPLE_VIEW, None)),
+        ("people:persons", _("Persons"), (Perm.PEOPLE_VIEW, None)),
+        ("people:import_new", _("Import"), (Perm.PEOPLE_IMPORT, None)),
+        ("people:transfers", _("Transfer requests"), (Perm.PEOPLE_CHANGE, None)),
+        ("cases:queue", _("Cases"), (Perm.CASES_VIEW, None)),
+        ("cases:statistics", _("Case statistics"), (Perm.CASES_VIEW, _STATISTICS_ROLES)),
+        ("cases:map", _("Map of open cases"), (Perm.CASES_VIEW, _MAP_ROLES)),
+        ("cases:report", _("Report a problem"), (Perm.CASES_REPORT, None)),
+        ("cases:mine", _("My reports"), (Perm.CASES_REPORT, frozenset({"resident"}))),
+        ("audit", _("Audit log"), (Perm.AUDIT_VIEW, None)),
     ]
     items = []
-    for name, label, perm in entries:
+    for name, label, (perm, roles) in entries:
         if perm is not None and not user.has_perm_code(perm):
             continue
-        url = reverse(name)
-        current = request.path == url if name == "home" else request.path.startswith(url)
-        items.append({"url": url, "label": label, "current": current})
+        if roles is not None and user.role not in roles and not user.is_superuser:
+            continue
+        items.append({"url": reverse(name), "label": label, "current": False})
+    # The page belongs to the longest menu address it starts with (/cases/map/, not /cases/).
+    matches = [
+        i
+        for i in items
+        if request.path == i["url"] or (i["url"] != "/" and request.path.startswith(i["url"]))
+    ]
+    if matches:
+        max(matches, key=lambda i: len(i["url"]))["current"] = True
     return items
 
 

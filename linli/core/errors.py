@@ -66,6 +66,24 @@ class Conflict(ApplicationError):
     code = "conflict"
 
 
+class ServiceUnavailable(ApplicationError):
+    """The database is locked or unreachable: nothing the user did wrong; try again soon."""
+
+    status = 503
+    code = "unavailable"
+    retry_after = 30  # seconds, sent as Retry-After
+
+    def __init__(self, message: str | None = None, **kwargs) -> None:
+        super().__init__(
+            message
+            or _(
+                "The service is briefly unavailable: its database is busy or cannot be "
+                "reached. Please try again in a minute."
+            ),
+            **kwargs,
+        )
+
+
 def validation_failed_from(exc: DjangoValidationError) -> ValidationFailed:
     """Turn a model's full_clean() error into the application shape."""
     if hasattr(exc, "error_dict"):

@@ -5,10 +5,15 @@ The JSON API renders the same `as_dict()` shape through its own exception handle
 
 from __future__ import annotations
 
+import re
+
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
 from .errors import ApplicationError
+
+# An id usable as a CSS selector as it stands (htmx sends the target's id in HX-Target).
+_ELEMENT_ID = re.compile(r"[A-Za-z][\w-]*")
 
 
 class ApplicationErrorMiddleware:
@@ -28,7 +33,9 @@ class ApplicationErrorMiddleware:
         html = render_to_string(template, {"error": exception}, request=request)
         response = HttpResponse(html, status=exception.status)
         if is_htmx:
-            # htmx ignores error responses unless told where to put them.
-            response["HX-Retarget"] = "#messages"
+            # Into the element the request named as its target (a case action's own error
+            # box, next to its button), else the page's message area; never replacing it.
+            target = request.headers.get("HX-Target", "")
+            response["HX-Retarget"] = f"#{target}" if _ELEMENT_ID.fullmatch(target) else "#messages"
             response["HX-Reswap"] = "innerHTML"
         return response

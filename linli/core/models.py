@@ -145,6 +145,10 @@ class AuditEntry(models.Model):
     object_label = models.CharField(_("record"), max_length=200, blank=True)
     place_path = models.CharField(max_length=255, blank=True)
     changes = models.JSONField(_("changes"), default=dict, blank=True)
+    # What a reader needs, taken when the entry is written and kept in the source language
+    # (English): the record type, the changed fields' names, the labels of choice and related
+    # values. Shown through the live model when it still knows them (core/audit.py, `readable`).
+    labels = models.JSONField(null=True, blank=True, editable=False)
 
     objects = AuditEntryQuerySet.as_manager()
 

@@ -57,7 +57,7 @@ class ScopedQuerySet(models.QuerySet):
     """NetBox-style `.restrict(actor, action)`; the default manager of every scoped model.
 
     Subclasses set `permission_prefix` ("people") and `scope_field`; residents see only what
-    `for_resident()` returns (by default nothing).
+    `for_resident()` returns (by default nothing), each row once however it was joined.
     """
 
     permission_prefix: str = ""
@@ -67,7 +67,11 @@ class ScopedQuerySet(models.QuerySet):
         if actor is None or not actor.is_authenticated or not actor.is_active:
             return self.none()
         if actor.is_resident:
-            return self.for_resident(actor) if action == "view" else self.none()
+            if action != "view":
+                return self.none()
+            # for_resident() may join to many rows (every member of the resident's household):
+            # as an id subquery each row comes back once, so get_for() finds one, not several.
+            return self.filter(pk__in=self.for_resident(actor).values("pk"))
         if not actor.has_perm_code(f"{self.permission_prefix}.{action}"):
             return self.none()
         if actor.sees_everything:

@@ -1,12 +1,11 @@
-"""Pages every user shares: login, the home page of each role, display mode, the audit log."""
+"""Pages every user shares: login, display mode, the audit log. (The home page is the
+workbench's: see linli.workbench.)"""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from django import forms
-from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone
@@ -14,13 +13,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from linli.people.models import ELDERLY_AGE, Household, Person, years_ago
-from linli.people.selectors import audit_search
-from linli.places.selectors import place_roots_for
-
-from .models import AuditAction, AuditEntry
+from .models import AuditAction
 from .pages import DATE_INPUT, is_htmx, list_page, requires
 from .roles import Perm
+from .selectors import audit_search
 
 
 def _safe_next(request: HttpRequest, fallback: str = "/") -> str:
@@ -32,55 +28,12 @@ def _safe_next(request: HttpRequest, fallback: str = "/") -> str:
 
 @require_POST
 def elder_mode(request: HttpRequest) -> HttpResponse:
-    """Large text for older users (长者模式), remembered on this device for a year."""
+    """Elder mode for older users (大字模式): large text, strong contrast, big targets
+    (app.css), remembered on this device for a year."""
     response = HttpResponseRedirect(_safe_next(request))
     turning_on = request.COOKIES.get("elder_mode") != "1"
     response.set_cookie("elder_mode", "1" if turning_on else "0", max_age=365 * 24 * 3600)
     return response
-
-
-def _place_summaries(user) -> list[dict]:
-    """Counts for each place the user is bound to, each one indexed query on the path."""
-    roots = list(place_roots_for(user).order_by("path")[:20])
-    if not roots or not user.has_perm_code(Perm.PEOPLE_VIEW):
-        return [{"place": place} for place in roots]
-    elderly_born_before = years_ago(ELDERLY_AGE, timezone.localdate())
-    summaries = []
-    for place in roots:
-        persons = Person.objects.filter(place_path__under=place.path, status="active").aggregate(
-            total=Count("id"),
-            elderly=Count("id", filter=Q(birth_date__lte=elderly_born_before)),
-            living_alone=Count("id", filter=Q(living_alone=True)),
-            disabled=Count("id", filter=~Q(disability_category="")),
-        )
-        households = Household.objects.filter(place_path__under=place.path, status="active").count()
-        summaries.append({"place": place, "households": households, **persons})
-    return summaries
-
-
-@login_required
-def home(request: HttpRequest) -> HttpResponse:
-    user = request.user
-    if user.is_resident:
-        me = Person.objects.filter(account=user).select_related("household").first()
-        members = (
-            Person.objects.filter(household=me.household).order_by("-relation", "birth_date")
-            if me and me.household_id
-            else []
-        )
-        return render(request, "core/home_resident.html", {"me": me, "members": members})
-    context = {
-        "summaries": _place_summaries(user),
-        "my_recent": AuditEntry.objects.filter(actor=user).order_by("-at")[:8],
-        "can_view_people": user.has_perm_code(Perm.PEOPLE_VIEW),
-        "can_view_audit": user.has_perm_code(Perm.AUDIT_VIEW),
-        "reveals_today": AuditEntry.objects.restrict(user)
-        .filter(action=AuditAction.REVEAL, at__date=timezone.localdate())
-        .count()
-        if user.has_perm_code(Perm.AUDIT_VIEW)
-        else None,
-    }
-    return render(request, "core/home_staff.html", context)
 
 
 class AuditFilterForm(forms.Form):
@@ -93,10 +46,12 @@ class AuditFilterForm(forms.Form):
         required=False,
         choices=[
             ("", "—"),
+            ("cases.case", _("Case")),
             ("places.place", _("Place")),
             ("people.household", _("Household")),
             ("people.person", _("Person")),
             ("people.financialrecord", _("Financial record")),
+            ("core.user", _("User")),
         ],
     )
     actor_username = forms.CharField(label=_("User name"), required=False, max_length=150)

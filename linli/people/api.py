@@ -13,13 +13,15 @@ from django.http import FileResponse
 from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
 from ninja.pagination import paginate
+from pydantic import field_validator
 
-from linli.core.api import ERRORS, Page, actor_of, changes_of
+from linli.core.api import ERRORS, Date, Id, Page, actor_of, changes_of
 from linli.core.errors import PermissionDenied, ValidationFailed
 from linli.core.roles import Perm
 from linli.core.uploads import declared_size_over
 
 from . import exports, imports, selectors, services, spreadsheets
+from .idnumbers import normalise_id_digits
 from .models import (
     DisabilityCategory,
     FinanceCategory,
@@ -31,6 +33,7 @@ from .models import (
     Registration,
     Relation,
     Tag,
+    TransferState,
 )
 from .spreadsheet_views import XLSX
 
@@ -52,18 +55,18 @@ class HouseholdOut(Schema):
 class HouseholdIn(Schema):
     number: str = Field(min_length=1, max_length=32)
     address: str = Field(min_length=1, max_length=200)
-    building_id: int
+    building_id: Id
     registration: Registration = Registration.URBAN
 
 
 class HouseholdPatch(Schema):
     address: str | None = Field(None, min_length=1, max_length=200)
-    building_id: int | None = None
+    building_id: Id | None = None
     registration: Registration | None = None
 
 
 class HouseholdQuery(Schema):
-    place_id: int | None = None
+    place_id: Id | None = None
     registration: Registration | None = None
     status: RecordStatus | None = RecordStatus.ACTIVE
 
@@ -109,7 +112,7 @@ class PersonFields(Schema):
 
 
 class PersonIn(Schema):
-    household_id: int | None = None
+    household_id: Id | None = None
     relation: Relation
     name: str = Field(min_length=1, max_length=50)
     id_number: str = Field(min_length=1, max_length=32)
@@ -124,20 +127,27 @@ class PersonIn(Schema):
 
 
 class PersonPatch(PersonFields):
-    household_id: int | None = None
+    household_id: Id | None = None
 
 
 class PersonQuery(Schema):
-    place_id: int | None = None
+    place_id: Id | None = None
     tag: Tag | None = None
-    household_id: int | None = None
+    household_id: Id | None = None
     status: RecordStatus | None = RecordStatus.ACTIVE
 
 
 class PersonSearch(PersonQuery):
     name: str = Field("", max_length=50)
-    id_ending: str = Field("", max_length=18, pattern=r"^[0-9Xx]*$")
+    id_ending: str = Field("", max_length=18, pattern=r"^[0-9X]*$")
     address: str = Field("", max_length=100)
+
+    @field_validator("id_ending", mode="before")
+    @classmethod
+    def _plain_digits(cls, value: object) -> object:
+        # Full-width digits (typed with a Chinese input method) and a lower-case x are read
+        # as plain ones, the same on the search page.
+        return normalise_id_digits(value) if isinstance(value, str) else value
 
 
 class StatusIn(Schema):
@@ -165,8 +175,8 @@ class FinancialRecordIn(Schema):
     category: FinanceCategory
     kind: FinanceKind
     amount: Decimal = Field(ge=0, max_digits=14, decimal_places=2)
-    valid_from: dt.date
-    valid_to: dt.date | None = None
+    valid_from: Date
+    valid_to: Date | None = None
     note: str = Field("", max_length=200)
 
 
@@ -220,12 +230,12 @@ def household_search(request, payload: HouseholdSearch):
 
 
 @router.get("/households/{household_id}", response={200: HouseholdOut, **ERRORS})
-def household_detail(request, household_id: int):
+def household_detail(request, household_id: Id):
     return selectors.household_get_for(actor_of(request), household_id)
 
 
 @router.get("/households/{household_id}/members", response={200: list[PersonOut], **ERRORS})
-def household_members(request, household_id: int):
+def household_members(request, household_id: Id):
     actor = actor_of(request)
     return selectors.household_members(actor, selectors.household_get_for(actor, household_id))
 
@@ -236,14 +246,14 @@ def household_create(request, payload: HouseholdIn):
 
 
 @router.patch("/households/{household_id}", response={200: HouseholdOut, **ERRORS})
-def household_update(request, household_id: int, payload: HouseholdPatch):
+def household_update(request, household_id: Id, payload: HouseholdPatch):
     return services.household_update(
         actor=actor_of(request), household_id=household_id, **changes_of(payload)
     )
 
 
 @router.post("/households/{household_id}/archive", response={200: HouseholdOut, **ERRORS})
-def household_archive(request, household_id: int):
+def household_archive(request, household_id: Id):
     return services.household_archive(actor=actor_of(request), household_id=household_id)
 
 
@@ -263,12 +273,12 @@ def person_search(request, payload: PersonSearch):
 
 
 @router.get("/persons/{person_id}", response={200: PersonOut, **ERRORS})
-def person_detail(request, person_id: int):
+def person_detail(request, person_id: Id):
     return selectors.person_get_for(actor_of(request), person_id)
 
 
 @router.post("/persons/{person_id}/reveal", response={200: RevealOut, **ERRORS})
-def person_reveal(request, person_id: int):
+def person_reveal(request, person_id: Id):
     """Full ID number and phone. Permitted by role; every call is written to the audit log."""
     return services.person_reveal(actor=actor_of(request), person_id=person_id)
 
@@ -282,7 +292,7 @@ def person_create(request, payload: PersonIn):
 
 
 @router.patch("/persons/{person_id}", response={200: PersonOut, **ERRORS})
-def person_update(request, person_id: int, payload: PersonPatch):
+def person_update(request, person_id: Id, payload: PersonPatch):
     changes_of(payload)
     return services.person_update(
         actor=actor_of(request), person_id=person_id, **_person_values(payload, partial=True)
@@ -290,7 +300,7 @@ def person_update(request, person_id: int, payload: PersonPatch):
 
 
 @router.post("/persons/{person_id}/status", response={200: PersonOut, **ERRORS})
-def person_set_status(request, person_id: int, payload: StatusIn):
+def person_set_status(request, person_id: Id, payload: StatusIn):
     return services.person_set_status(
         actor=actor_of(request), person_id=person_id, status=payload.status
     )
@@ -300,14 +310,14 @@ def person_set_status(request, person_id: int, payload: StatusIn):
 
 
 @router.get("/persons/{person_id}/finances", response={200: list[FinancialRecordOut], **ERRORS})
-def financial_record_list(request, person_id: int, include_void: bool = False):
+def financial_record_list(request, person_id: Id, include_void: bool = False):
     actor = actor_of(request)
     person = selectors.person_get_for(actor, person_id)
     return selectors.financial_records_for(actor, person, include_void=include_void)
 
 
 @router.post("/persons/{person_id}/finances", response={201: FinancialRecordOut, **ERRORS})
-def financial_record_create(request, person_id: int, payload: FinancialRecordIn):
+def financial_record_create(request, person_id: Id, payload: FinancialRecordIn):
     record = services.financial_record_create(
         actor=actor_of(request), person_id=person_id, **payload.dict()
     )
@@ -315,9 +325,69 @@ def financial_record_create(request, person_id: int, payload: FinancialRecordIn)
 
 
 @router.post("/finances/{record_id}/void", response={200: FinancialRecordOut, **ERRORS})
-def financial_record_void(request, record_id: int, payload: VoidIn):
+def financial_record_void(request, record_id: Id, payload: VoidIn):
     return services.financial_record_void(
         actor=actor_of(request), record_id=record_id, reason=payload.reason
+    )
+
+
+# --- transfer requests (迁入申请) ----------------------------------------------------------------
+
+
+class TransferToAnswerOut(Schema):
+    """A request for a person held here: who asked, for which household."""
+
+    id: int
+    state: TransferState
+    person_id: int
+    id_number_masked: str = Field(alias="id_masked")
+    household_number: str = Field(alias="household.number")
+    household_address: str = Field(alias="household.address")
+    relation: Relation | str
+    hits: int
+    created_at: dt.datetime
+
+
+class TransferSentOut(Schema):
+    """A request filed from here and its answer; never where the person was registered."""
+
+    id: int
+    state: TransferState
+    id_number_masked: str = Field(alias="id_masked")
+    household_id: int
+    created_at: dt.datetime
+    decided_at: dt.datetime | None
+    decline_reason: str
+
+
+class DeclineIn(Schema):
+    reason: str = Field(min_length=1, max_length=200)
+
+
+@router.get("/transfers/to-answer", response={200: list[TransferToAnswerOut], **ERRORS})
+@paginate(Page)
+def transfer_to_answer_list(request):
+    """Pending requests for persons held in the caller's jurisdiction."""
+    return selectors.transfer_requests_to_answer(actor_of(request))
+
+
+@router.get("/transfers/sent", response={200: list[TransferSentOut], **ERRORS})
+@paginate(Page)
+def transfer_sent_list(request):
+    """Requests filed from the caller's jurisdiction, with their answers."""
+    return selectors.transfer_requests_sent(actor_of(request))
+
+
+@router.post("/transfers/{transfer_id}/accept", response={200: TransferToAnswerOut, **ERRORS})
+def transfer_accept(request, transfer_id: Id):
+    """Move the person into the requesting household (audited as a change of the person)."""
+    return services.transfer_request_accept(actor=actor_of(request), request_id=transfer_id)
+
+
+@router.post("/transfers/{transfer_id}/decline", response={200: TransferToAnswerOut, **ERRORS})
+def transfer_decline(request, transfer_id: Id, payload: DeclineIn):
+    return services.transfer_request_decline(
+        actor=actor_of(request), request_id=transfer_id, reason=payload.reason
     )
 
 
@@ -372,7 +442,7 @@ def import_create(
 
 
 @router.get("/imports/{job_id}", response={200: ImportJobDetailOut, **ERRORS})
-def import_detail(request, job_id: int, errors_offset: int = 0, errors_limit: int = 100):
+def import_detail(request, job_id: Id, errors_offset: int = 0, errors_limit: int = 100):
     job = ImportJob.objects.get_for(actor_of(request), job_id)
     start = max(0, errors_offset)
     job.errors = job.errors[start : start + min(max(errors_limit, 0), 1000)]

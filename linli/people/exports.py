@@ -16,9 +16,10 @@ from linli.core.audit import record
 from linli.core.errors import PermissionDenied, ValidationFailed
 from linli.core.models import AuditAction, User
 from linli.core.roles import Perm
+from linli.core.text import excel_safe
 
 from . import selectors, spreadsheets
-from .models import Household, Person
+from .models import Household, Person, jurisdiction_path
 
 
 def _check(actor: User, full: bool, count: int) -> None:
@@ -31,6 +32,11 @@ def _check(actor: User, full: bool, count: int) -> None:
             _("%(count)s rows match; an export holds at most %(limit)s. Narrow the filter.")
             % {"count": count, "limit": settings.LINLI_EXPORT_MAX_ROWS}
         )
+
+
+def _append(ws, row: list) -> None:
+    # Text stored before control characters were refused must not break the whole file.
+    ws.append([excel_safe(value) for value in row])
 
 
 def _spool() -> IO[bytes]:
@@ -46,17 +52,12 @@ def _loggable(filters: dict) -> dict:
 
 
 def _audit(actor: User, model, filters: dict, count: int, full: bool) -> None:
-    path = ""
-    if filters.get("place_id"):
-        from linli.places.models import Place
-
-        path = Place.objects.filter(pk=filters["place_id"]).values_list("path", flat=True).first()
     record(
         actor=actor,
         action=AuditAction.EXPORT,
         instance=model(pk=0),
         label=_("%(count)s rows") % {"count": count},
-        place_path=path or (actor.scope_paths[0] if actor.scope_paths else ""),
+        place_path=jurisdiction_path(actor),
         changes={"filters": _loggable(filters), "rows": count, "full": full},
     )
 
@@ -77,7 +78,8 @@ def persons_export(
     )
     yes, no = _("Yes"), _("No")
     for person in queryset.iterator(chunk_size=2000):
-        ws.append(
+        _append(
+            ws,
             [
                 person.household.number if person.household_id else "",
                 person.get_relation_display(),
@@ -95,7 +97,7 @@ def persons_export(
                 person.get_sex_display(),
                 person.household.address if person.household_id else "",
                 person.get_status_display(),
-            ]
+            ],
         )
     out = _spool()
     wb.save(out)
@@ -114,14 +116,15 @@ def households_export(*, actor: User, filters: selectors.HouseholdFilter) -> tup
     ws = wb.create_sheet(spreadsheets.sheet_title(spreadsheets.HOUSEHOLDS))
     ws.append([str(c.label) for c in spreadsheets.HOUSEHOLD_COLUMNS] + [_("status")])
     for household in queryset.iterator(chunk_size=2000):
-        ws.append(
+        _append(
+            ws,
             [
                 household.number,
                 household.address,
                 household.building.code,
                 household.get_registration_display(),
                 household.get_status_display(),
-            ]
+            ],
         )
     out = _spool()
     wb.save(out)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from linli.places.models import PlaceLevel
 from linli.places.selectors import places_for_choice
 
+from .idnumbers import normalise_id_digits
 from .models import (
     DisabilityCategory,
     FinanceCategory,
@@ -19,6 +23,7 @@ from .models import (
 )
 from .selectors import HouseholdFilter, PersonFilter
 
+ID_ENDING_RE = re.compile(r"^[0-9]{0,17}[0-9X]?$")
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
@@ -35,13 +40,7 @@ def _place_field(actor, *, levels: tuple[int, ...], label, required: bool) -> Pl
 
 class PersonSearchForm(forms.Form):
     name = forms.CharField(label=_("Name starts with"), required=False, max_length=50)
-    id_ending = forms.RegexField(
-        label=_("ID number ends with"),
-        required=False,
-        max_length=18,
-        regex=r"^\d{0,17}[\dXx]?$",
-        error_messages={"invalid": _("Digits only (the last may be X).")},
-    )
+    id_ending = forms.CharField(label=_("ID number ends with"), required=False, max_length=18)
     address = forms.CharField(label=_("Address contains"), required=False, max_length=100)
     tag = forms.ChoiceField(label=_("Tag"), required=False, choices=[("", "—"), *Tag.choices])
     status = forms.ChoiceField(
@@ -59,6 +58,14 @@ class PersonSearchForm(forms.Form):
             label=_("Place"),
             required=False,
         )
+
+    def clean_id_ending(self) -> str:
+        # Typed with a Chinese input method the digits are often full-width: read them as the
+        # API does (idnumbers.normalise_id_digits).
+        digits = normalise_id_digits(self.cleaned_data["id_ending"])
+        if not ID_ENDING_RE.match(digits):
+            raise forms.ValidationError(_("Digits only (the last may be X)."), code="invalid")
+        return digits
 
     def to_filter(self) -> PersonFilter:
         data = self.cleaned_data
@@ -124,7 +131,7 @@ class HouseholdForm(forms.Form):
 
 class PersonForm(forms.Form):
     relation = forms.ChoiceField(label=_("relation to householder"), choices=Relation.choices)
-    name = forms.CharField(label=_("name"), max_length=50)
+    name = forms.CharField(label=pgettext_lazy("person", "name"), max_length=50)
     id_number = forms.CharField(
         label=_("ID number"),
         max_length=18,
@@ -182,6 +189,10 @@ class FinancialRecordForm(forms.Form):
     valid_from = forms.DateField(label=_("from"), widget=DATE)
     valid_to = forms.DateField(label=_("to"), required=False, widget=DATE)
     note = forms.CharField(label=_("note"), required=False, max_length=200)
+
+
+class DeclineForm(forms.Form):
+    reason = forms.CharField(label=_("Why is the request declined?"), max_length=200)
 
 
 class VoidForm(forms.Form):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 
 from django.utils.translation import gettext as _
 from stdnum import exceptions as stdnum_exceptions
@@ -48,6 +49,11 @@ def parse_id_number(value: str, *, today: dt.date | None = None) -> tuple[str, d
         )
     sex = "M" if int(number[16]) % 2 else "F"
     return number, birth, sex
+
+
+def normalise_id_digits(value: str) -> str:
+    """Digits of an ID number as typed: full-width (１２３４) and lower-case x made plain."""
+    return unicodedata.normalize("NFKC", value or "").strip().upper()
 
 
 def normalise_phone(value: str) -> str:

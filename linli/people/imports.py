@@ -7,12 +7,14 @@ row (committing progress as it goes), then loads in one transaction: all of it, 
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -23,9 +25,21 @@ from linli.core.models import AuditAction, User
 from linli.core.roles import Perm
 
 from . import spreadsheets
-from .models import Household, ImportJob, ImportMode, ImportStatus, Person, street_path_of
+from .models import (
+    Household,
+    ImportJob,
+    ImportMode,
+    ImportStatus,
+    Person,
+    jurisdiction_path,
+    street_path_of,
+)
 
 logger = logging.getLogger(__name__)
+
+# A running job writes progress every 500 rows (seconds apart) and once before its load, which
+# takes about a second per 2,000 rows: a quarter of an hour of silence means its worker is gone.
+STALE_AFTER = dt.timedelta(minutes=15)
 
 
 def upload_too_large_error(size: int) -> ValidationFailed:
@@ -74,13 +88,13 @@ def import_job_create(*, actor: User, upload: UploadedFile, mode: str) -> Import
 
 def _progress(job_id: int, **fields) -> None:
     # Outside the load's transaction: the page polling the job sees it at once.
-    ImportJob.objects.filter(pk=job_id).update(**fields)
+    ImportJob.objects.filter(pk=job_id).update(heartbeat_at=timezone.now(), **fields)
 
 
 def import_job_run(*, job_id: int) -> ImportJob:
     """Check and load one queued import. Idempotent: a job already claimed is left alone."""
     claimed = ImportJob.objects.filter(pk=job_id, status=ImportStatus.QUEUED).update(
-        status=ImportStatus.VALIDATING
+        status=ImportStatus.VALIDATING, heartbeat_at=timezone.now()
     )
     job = ImportJob.objects.select_related("created_by").get(pk=job_id)
     if not claimed:
@@ -112,6 +126,16 @@ def _run(job: ImportJob) -> None:
         )
     finally:
         wb.close()
+    if plan.registered_elsewhere:
+        # Each ID number found outside the uploader's jurisdiction is logged, as on the form.
+        record(
+            actor=actor,
+            action=AuditAction.IMPORT,
+            instance=job,
+            label=job.original_name,
+            place_path=jurisdiction_path(actor),
+            changes={"registered_elsewhere": plan.registered_elsewhere},
+        )
     errors = [e.as_dict() for e in plan.errors]
     _progress(job.pk, processed_rows=plan.rows, errors=errors, error_count=len(plan.bad_rows))
     if errors and (job.mode == ImportMode.ALL_OR_NOTHING or not (plan.households or plan.persons)):
@@ -178,7 +202,7 @@ def _load(job: ImportJob, plan: spreadsheets.Plan) -> tuple[int, int]:
         action=AuditAction.IMPORT,
         instance=job,
         label=job.original_name,
-        place_path=actor.scope_paths[0] if actor.scope_paths else "",
+        place_path=jurisdiction_path(actor),
         changes={
             "households": len(new_households),
             "persons": len(new_persons),
@@ -187,3 +211,33 @@ def _load(job: ImportJob, plan: spreadsheets.Plan) -> tuple[int, int]:
         },
     )
     return len(new_households), len(new_persons)
+
+
+def import_jobs_fail_stale(*, now: dt.datetime | None = None) -> int:
+    """Mark failed the jobs left checking or loading by a worker that died (killed, machine
+    lost): nothing of theirs was loaded, since the load is one transaction. Returns how many."""
+    now = now or timezone.now()
+    cutoff = now - STALE_AFTER
+    stale = ImportJob.objects.filter(
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff),
+        status__in=(ImportStatus.VALIDATING, ImportStatus.LOADING),
+    )
+    failed = 0
+    for job in stale:
+        with translation.override(job.language):
+            failure = _(
+                "The import stopped: the worker running it was interrupted. Nothing was loaded; "
+                "upload the file again."
+            )
+        # Only if untouched since read: a worker still writing progress keeps its job.
+        failed += ImportJob.objects.filter(
+            pk=job.pk, status=job.status, heartbeat_at=job.heartbeat_at
+        ).update(
+            status=ImportStatus.FAILED,
+            failure=failure,
+            households_created=0,
+            persons_created=0,
+            finished_at=now,
+        )
+        logger.warning("import %s marked failed: no progress since %s", job.pk, job.heartbeat_at)
+    return failed

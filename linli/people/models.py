@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import posixpath
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -8,15 +9,24 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from linli.core.audit import Audited
 from linli.core.masking import mask_id_number, mask_name, mask_phone
-from linli.core.scoping import PATH_SEPARATOR, ScopedQuerySet
+from linli.core.scoping import PATH_SEPARATOR, ScopedQuerySet, under_any
+from linli.core.text import control_character_errors, strip_invisible
 from linli.places.models import PlaceLevel
 
-from .idnumbers import InvalidIdNumber, normalise_phone, parse_id_number, phone_problem
+from .idnumbers import (
+    InvalidIdNumber,
+    normalise_id_digits,
+    normalise_phone,
+    parse_id_number,
+    phone_problem,
+)
 
 ELDERLY_AGE = 60
+NAME_INVISIBLE = _("Enter the name: spaces or invisible characters alone are not a name.")
 
 
 def years_ago(years: int, today: dt.date | None = None) -> dt.date:
@@ -33,6 +43,16 @@ def street_path_of(place_path: str) -> str:
     if len(parts) < PlaceLevel.STREET or not all(parts):
         return ""
     return PATH_SEPARATOR.join(parts) + PATH_SEPARATOR
+
+
+def jurisdiction_path(actor) -> str:
+    """Where an actor's own acts (exports, imports) are filed in the audit log: their
+    jurisdiction, or the smallest place holding all of it; empty (administrators only) if none.
+
+    Never the place the act was about: that may lie outside the jurisdiction, and its auditors
+    would then read what this actor did."""
+    common = posixpath.commonpath(actor.scope_paths) if actor.scope_paths else ""
+    return common + PATH_SEPARATOR if common else ""
 
 
 class Registration(models.TextChoices):
@@ -134,8 +154,11 @@ class Household(Audited):
     def clean(self) -> None:
         from linli.places.models import PlaceLevel
 
+        errors = control_character_errors(self, ("number", "address"))
         if self.building_id and self.building.level != PlaceLevel.BUILDING:
-            raise ValidationError({"building": _("Choose a building, not a larger place.")})
+            errors["building"] = [_("Choose a building, not a larger place.")]
+        if errors:
+            raise ValidationError(errors)
 
     def save(self, *args, **kwargs) -> None:
         self.place_path = self.building.path
@@ -162,7 +185,7 @@ class PersonQuerySet(ScopedQuerySet):
 
     def id_ending(self, digits: str) -> PersonQuerySet:
         """Last digits of the ID number, served by the index on the reversed number."""
-        return self.filter(id_reversed__startswith=digits.upper()[::-1])
+        return self.filter(id_reversed__startswith=normalise_id_digits(digits)[::-1])
 
 
 class Person(Audited):
@@ -179,7 +202,7 @@ class Person(Audited):
     relation = models.CharField(
         _("relation to householder"), max_length=16, choices=Relation.choices, blank=True
     )
-    name = models.CharField(_("name"), max_length=50)
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=50)
     id_number = models.CharField(_("ID number"), max_length=18, unique=True)
     # The ID number reversed, so "ends with 1234" is an indexed prefix search.
     id_reversed = models.CharField(max_length=18, editable=False, db_index=True)
@@ -319,16 +342,19 @@ class Person(Audited):
         return out
 
     def clean(self) -> None:
-        errors: dict[str, list[str]] = {}
-        try:
-            self.id_number, self.birth_date, self.sex = parse_id_number(self.id_number)
-            self.id_reversed = self.id_number[::-1]
-        except InvalidIdNumber as exc:
-            errors["id_number"] = [str(exc)]
-        self.name = (self.name or "").strip()
+        errors = control_character_errors(self, ("name", "id_number", "phone"))
+        if "id_number" not in errors:
+            try:
+                self.id_number, self.birth_date, self.sex = parse_id_number(self.id_number)
+                self.id_reversed = self.id_number[::-1]
+            except InvalidIdNumber as exc:
+                errors["id_number"] = [str(exc)]
+        self.name = strip_invisible(self.name or "")
+        if not self.name and "name" not in errors:
+            errors["name"] = [NAME_INVISIBLE]
         self.phone = normalise_phone(self.phone)
         problem = phone_problem(self.phone)
-        if problem:
+        if problem and "phone" not in errors:
             errors["phone"] = [problem]
         if self.household_id and not self.relation:
             errors["relation"] = [_("Say how this member relates to the householder.")]
@@ -472,6 +498,11 @@ class FinancialRecord(Audited):
     def audit_label(self) -> str:
         return f"{mask_name(self.person.name)} · {self.get_kind_display()}"
 
+    def clean(self) -> None:
+        errors = control_character_errors(self, ("note", "void_reason"))
+        if errors:
+            raise ValidationError(errors)
+
     def save(self, *args, **kwargs) -> None:
         self.household_id = self.person.household_id
         self.place_path = self.person.place_path
@@ -533,6 +564,8 @@ class ImportJob(models.Model):
     errors = models.JSONField(default=list, blank=True)
     failure = models.TextField(blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Stamped with every progress write; a running job whose stamp is old lost its worker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = ImportJobQuerySet.as_manager()
 
@@ -553,3 +586,118 @@ class ImportJob(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in (ImportStatus.DONE, ImportStatus.REJECTED, ImportStatus.FAILED)
+
+
+class TransferState(models.TextChoices):
+    PENDING = "pending", _("Waiting for an answer")
+    ACCEPTED = "accepted", _("Accepted: moved")
+    DECLINED = "declined", _("Declined")
+
+
+class TransferRequestQuerySet(ScopedQuerySet):
+    """Decided by the office holding the person (`place_path`); read, for the answer, by the
+    office that asked (`requester_path`)."""
+
+    permission_prefix = "people"
+
+    def restrict(self, actor, action="view"):
+        holding = super().restrict(actor, action)
+        if actor is None or not actor.is_authenticated or not actor.is_active:
+            return holding  # nothing
+        if action != "view" or actor.is_resident or actor.sees_everything:
+            return holding
+        if not actor.has_perm_code("people.view"):
+            return self.none()
+        return self.filter(
+            under_any(actor.scope_paths) | under_any(actor.scope_paths, "requester_path")
+        )
+
+    def pending(self) -> TransferRequestQuerySet:
+        return self.filter(state=TransferState.PENDING)
+
+
+class TransferRequest(Audited):
+    """A transfer request (迁入申请): an office met a person registered elsewhere.
+
+    Filed when an ID number entered for a household belongs to a person outside the office's
+    jurisdiction. The holding office sees it and accepts (the person moves into the requesting
+    household) or declines with a reason; the asking office never learns where the person was.
+    """
+
+    person = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="transfer_requests", verbose_name=_("person")
+    )
+    household = models.ForeignKey(
+        Household,
+        on_delete=models.PROTECT,
+        related_name="transfer_requests",
+        verbose_name=_("requesting household"),
+    )
+    relation = models.CharField(
+        _("relation to householder"), max_length=16, choices=Relation.choices, blank=True
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    created_at = models.DateTimeField(_("requested at"), default=timezone.now, editable=False)
+    state = models.CharField(
+        _("state"), max_length=16, choices=TransferState.choices, default=TransferState.PENDING
+    )
+    # Every further attempt to register the same person there counts (and is audited) here.
+    hits = models.PositiveIntegerField(_("attempts"), default=1)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("answered by"),
+    )
+    decided_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    decline_reason = models.CharField(_("reason"), max_length=200, blank=True)
+    place_path = models.CharField(max_length=255, blank=True, editable=False)
+    requester_path = models.CharField(max_length=255, blank=True, editable=False)
+
+    objects = TransferRequestQuerySet.as_manager()
+
+    audit_fields = ("person", "household", "relation", "state", "hits", "decline_reason")
+
+    class Meta:
+        verbose_name = _("transfer request")
+        verbose_name_plural = _("transfer requests")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["place_path"], name="transfer_path_idx", opclasses=["varchar_pattern_ops"]
+            ),
+            models.Index(
+                fields=["requester_path"],
+                name="transfer_requester_idx",
+                opclasses=["varchar_pattern_ops"],
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["person", "household"],
+                condition=Q(state="pending"),
+                name="one_pending_transfer_per_household",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return mask_id_number(self.person.id_number)
+
+    def audit_label(self) -> str:
+        return f"{mask_name(self.person.name)} → {self.household.number}"
+
+    @property
+    def id_masked(self) -> str:
+        return mask_id_number(self.person.id_number)
+
+    def clean(self) -> None:
+        errors = control_character_errors(self, ("decline_reason",))
+        if errors:
+            raise ValidationError(errors)

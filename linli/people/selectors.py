@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from linli.core.models import AuditEntry, User
+from linli.core.scoping import under_any
 from linli.places.models import Place
 
-from .models import FinancialRecord, Household, Person, RecordStatus, street_path_of
+from .models import (
+    ELDERLY_AGE,
+    FinancialRecord,
+    Household,
+    Person,
+    RecordStatus,
+    TransferRequest,
+    street_path_of,
+    years_ago,
+)
 
 
 @dataclass(frozen=True)
@@ -38,14 +48,17 @@ def _place_path(actor: User, place_id: int | None) -> str | None:
     if place_id is None:
         return None
     place = Place.objects.filter(pk=place_id).only("path").first()
-    # A place outside the jurisdiction simply narrows to nothing, like a missing one.
-    return place.path if place else "\x00"
+    # A missing place narrows to nothing ("": callers answer none); a place outside the
+    # jurisdiction narrows to nothing through `restrict`, the same answer.
+    return place.path if place else ""
 
 
 def person_list(actor: User, f: PersonFilter | None = None) -> QuerySet[Person]:
     f = f or PersonFilter()
     qs = Person.objects.restrict(actor)
     path = _place_path(actor, f.place_id)
+    if path == "":
+        return qs.none()
     if path is None and len(actor.scope_paths) == 1 and not actor.sees_everything:
         path = actor.scope_paths[0]
     if path is not None:
@@ -73,6 +86,8 @@ def household_list(actor: User, f: HouseholdFilter | None = None) -> QuerySet[Ho
     f = f or HouseholdFilter()
     qs = Household.objects.restrict(actor)
     path = _place_path(actor, f.place_id)
+    if path == "":
+        return qs.none()
     if path is not None:
         qs = qs.filter(place_path__under=path)
     if f.number.strip():
@@ -84,6 +99,38 @@ def household_list(actor: User, f: HouseholdFilter | None = None) -> QuerySet[Ho
     if f.status:
         qs = qs.filter(status=f.status)
     return qs.select_related("building").order_by("number")
+
+
+def area_figures(*, actor: User, place_path: str) -> dict[str, int]:
+    """Active households and residents under a place of the jurisdiction, with the elderly,
+    those living alone and the disabled among them: two indexed queries on the path."""
+    elderly_born_before = years_ago(ELDERLY_AGE)
+    persons = (
+        Person.objects.restrict(actor)
+        .filter(place_path__under=place_path, status=RecordStatus.ACTIVE)
+        .aggregate(
+            residents=Count("id"),
+            elderly=Count("id", filter=Q(birth_date__lte=elderly_born_before)),
+            living_alone=Count("id", filter=Q(living_alone=True)),
+            disabled=Count("id", filter=~Q(disability_category="")),
+        )
+    )
+    households = (
+        Household.objects.restrict(actor)
+        .filter(place_path__under=place_path, status=RecordStatus.ACTIVE)
+        .count()
+    )
+    return {"households": households, **persons}
+
+
+def own_household(*, actor: User) -> tuple[Person | None, list[Person]]:
+    """A resident's own registry entry and the members of their household (the account is
+    linked to at most one person by the community office)."""
+    me = Person.objects.filter(account=actor).select_related("household").first()
+    if me is None or me.household_id is None:
+        return me, []
+    members = Person.objects.filter(household_id=me.household_id)
+    return me, list(members.order_by("-relation", "birth_date"))
 
 
 def person_get_for(actor: User, person_id: int) -> Person:
@@ -129,27 +176,19 @@ def person_history(actor: User, person: Person) -> QuerySet[AuditEntry]:
     )
 
 
-def audit_search(
-    actor: User,
-    *,
-    text: str = "",
-    action: str = "",
-    object_type: str = "",
-    actor_username: str = "",
-    date_from=None,
-    date_to=None,
-) -> QuerySet[AuditEntry]:
-    qs = AuditEntry.objects.restrict(actor)
-    if action:
-        qs = qs.filter(action=action)
-    if object_type:
-        qs = qs.filter(object_type=object_type)
-    if actor_username:
-        qs = qs.filter(actor_label=actor_username)
-    if text:
-        qs = qs.filter(Q(object_label__contains=text) | Q(object_id=text))
-    if date_from:
-        qs = qs.filter(at__date__gte=date_from)
-    if date_to:
-        qs = qs.filter(at__date__lte=date_to)
-    return qs.select_related("actor")
+def transfer_requests_to_answer(actor: User) -> QuerySet[TransferRequest]:
+    """Pending requests for persons the actor's office holds (and may change)."""
+    return (
+        TransferRequest.objects.restrict(actor, "change")
+        .pending()
+        .select_related("person", "household", "requested_by")
+    )
+
+
+def transfer_requests_sent(actor: User) -> QuerySet[TransferRequest]:
+    """Requests filed from the actor's jurisdiction, with their answers; where the person was
+    registered is not part of them."""
+    qs = TransferRequest.objects.restrict(actor)
+    if not actor.sees_everything:
+        qs = qs.filter(under_any(actor.scope_paths, "requester_path"))
+    return qs.select_related("person", "household")

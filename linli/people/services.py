@@ -11,18 +11,21 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from linli.core import audit
-from linli.core.errors import NotFound, PermissionDenied, ValidationFailed
+from linli.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from linli.core.models import AuditAction, User
 from linli.core.roles import Perm
 from linli.places.models import PlaceLevel
 from linli.places.selectors import place_in_jurisdiction
 
+from .idnumbers import InvalidIdNumber, parse_id_number
 from .models import (
     FinanceCategory,
     FinancialRecord,
     Household,
     Person,
     RecordStatus,
+    TransferRequest,
+    TransferState,
     street_path_of,
 )
 
@@ -57,13 +60,63 @@ def _reject_unknown(changes: dict[str, Any], allowed: tuple[str, ...]) -> None:
         )
 
 
-def _unique_violation(exc: IntegrityError) -> ValidationFailed:
-    text = str(exc).lower()
-    if "id_number" in text:
-        return ValidationFailed(
+class AlreadyRegistered(ValidationFailed):
+    """The ID number belongs to another person. The same words wherever that person is
+    registered; `person_id` is set only when the actor may open the record."""
+
+    code = "already_registered"
+
+    def __init__(self, person_id: int | None = None) -> None:
+        super().__init__(
             _("A person with this ID number is already registered."),
             details={"id_number": [_("Already registered.")]},
         )
+        self.person_id = person_id
+
+
+def _holder_of(id_number: Any, *, other_than: int | None = None) -> Person | None:
+    """The person an ID number is registered to (anywhere), if it is a valid number."""
+    try:
+        number, _birth, _sex = parse_id_number(str(id_number or ""))
+    except InvalidIdNumber:
+        return None  # the model's validation says what is wrong with it
+    return Person.objects.exclude(pk=other_than).filter(id_number=number).first()
+
+
+def _refuse_registered(
+    actor: User, holder: Person, household: Household | None, relation: str
+) -> AlreadyRegistered:
+    """The answer to an ID number that is taken. Outside the jurisdiction nothing says where:
+    the hit files (or counts again on) a transfer request to the holding office, audited there.
+    The caller commits this before raising, so the record of the attempt stays."""
+    if household is None or Person.objects.restrict(actor).filter(pk=holder.pk).exists():
+        return AlreadyRegistered(person_id=holder.pk)
+    pending = (
+        TransferRequest.objects.select_for_update()
+        .filter(person=holder, household=household, state=TransferState.PENDING)
+        .first()
+    )
+    if pending is None:
+        request = TransferRequest(
+            person=holder,
+            household=household,
+            relation=relation or "",
+            requested_by=actor,
+            place_path=holder.place_path,
+            requester_path=household.place_path,
+        )
+        audit.save_audited(actor=actor, instance=request, before=None)
+    else:
+        before = pending.audit_snapshot()
+        pending.hits += 1
+        audit.save_audited(actor=actor, instance=pending, before=before)
+    return AlreadyRegistered()
+
+
+def _unique_violation(exc: IntegrityError) -> ValidationFailed:
+    text = str(exc).lower()
+    if "id_number" in text:
+        return AlreadyRegistered()
     if "number" in text and "household" in text:
         return ValidationFailed(
             _("A household with this number already exists."),
@@ -130,51 +183,73 @@ def household_archive(*, actor: User, household_id: int) -> Household:
     return household
 
 
-@transaction.atomic
-def person_create(*, actor: User, household_id: int | None, **fields: Any) -> Person:
-    _require(actor, Perm.PEOPLE_CHANGE)
-    _reject_unknown(fields, PERSON_FIELDS)
-    household = None
-    if household_id is not None:
-        household = Household.objects.get_for(actor, household_id, "change")
-    elif not actor.sees_everything:
+def _household_required(actor: User, household_id: int | None) -> None:
+    """A person without a household has no place: only administrators would see them again."""
+    if household_id is None and not actor.sees_everything:
         raise ValidationFailed(
             _("Choose the household this person belongs to."),
             details={"household_id": [_("Required.")]},
         )
-    person = Person(household=household, **fields)
-    try:
-        with transaction.atomic():
-            audit.save_audited(actor=actor, instance=person, before=None)
-    except IntegrityError as exc:
-        raise _unique_violation(exc) from None
-    return person
 
 
-@transaction.atomic
-def person_update(*, actor: User, person_id: int, **changes: Any) -> Person:
-    _reject_unknown(changes, PERSON_FIELDS)
-    person = Person.objects.select_for_update().get_for(actor, person_id, "change")
-    before = person.audit_snapshot()
-    if "household_id" in changes and changes["household_id"] != person.household_id:
-        new_household_id = changes.pop("household_id")
-        person.household = (
-            Household.objects.get_for(actor, new_household_id, "change")
-            if new_household_id is not None
-            else None
-        )
-    changes.pop("household_id", None)
-    for name, value in changes.items():
-        setattr(person, name, value)
+def _save_person(actor: User, person: Person, before: dict[str, Any] | None) -> None:
+    """Validate, save and audit; the person's records follow them to their place."""
     try:
         with transaction.atomic():
             audit.save_audited(actor=actor, instance=person, before=before)
     except IntegrityError as exc:
         raise _unique_violation(exc) from None
-    FinancialRecord.objects.filter(person=person).update(
-        household=person.household, place_path=person.place_path
-    )
-    return person
+    if before is not None:
+        FinancialRecord.objects.filter(person=person).update(
+            household=person.household, place_path=person.place_path
+        )
+
+
+def person_create(*, actor: User, household_id: int | None, **fields: Any) -> Person:
+    _require(actor, Perm.PEOPLE_CHANGE)
+    _reject_unknown(fields, PERSON_FIELDS)
+    _household_required(actor, household_id)
+    # Atomic by block, not by decorator: a refused ID number commits its transfer request and
+    # audit entry before the refusal is raised.
+    with transaction.atomic():
+        household = None
+        if household_id is not None:
+            household = Household.objects.get_for(actor, household_id, "change")
+        holder = _holder_of(fields.get("id_number"))
+        if holder is None:
+            person = Person(household=household, **fields)
+            _save_person(actor, person, None)
+            return person
+        refusal = _refuse_registered(actor, holder, household, fields.get("relation", ""))
+    raise refusal
+
+
+def person_update(*, actor: User, person_id: int, **changes: Any) -> Person:
+    _reject_unknown(changes, PERSON_FIELDS)
+    if "household_id" in changes:
+        _household_required(actor, changes["household_id"])
+    # Atomic by block: see person_create.
+    with transaction.atomic():
+        person = Person.objects.select_for_update().get_for(actor, person_id, "change")
+        before = person.audit_snapshot()
+        new_household_id = changes.get("household_id", person.household_id)
+        if new_household_id != person.household_id:
+            person.household = (
+                Household.objects.get_for(actor, new_household_id, "change")
+                if new_household_id is not None
+                else None
+            )
+        changes.pop("household_id", None)
+        holder = None
+        if "id_number" in changes:
+            holder = _holder_of(changes["id_number"], other_than=person.pk)
+        if holder is None:
+            for name, value in changes.items():
+                setattr(person, name, value)
+            _save_person(actor, person, before)
+            return person
+        refusal = _refuse_registered(actor, holder, person.household, person.relation)
+    raise refusal
 
 
 @transaction.atomic
@@ -246,3 +321,55 @@ def financial_record_void(*, actor: User, record_id: int, reason: str) -> Financ
     record.void_reason = reason.strip()
     audit.save_audited(actor=actor, instance=record, before=before)
     return record
+
+
+@transaction.atomic
+def transfer_request_accept(*, actor: User, request_id: int) -> TransferRequest:
+    """The holding office agrees: the person moves into the requesting household."""
+    request = TransferRequest.objects.select_for_update().get_for(actor, request_id, "change")
+    if request.state != TransferState.PENDING:
+        raise Conflict(_("This request has already been answered."))
+    person = Person.objects.select_for_update().get_for(actor, request.person_id, "change")
+    if request.household.status != RecordStatus.ACTIVE:
+        raise ValidationFailed(_("The requesting household is no longer active; decline instead."))
+    before = person.audit_snapshot()
+    person.household = request.household
+    person.relation = request.relation or person.relation
+    _save_person(actor, person, before)
+    _answer(actor, request, TransferState.ACCEPTED, "")
+    # Other offices asking for the same person get their answer too.
+    others = TransferRequest.objects.select_for_update().filter(
+        person=person, state=TransferState.PENDING
+    )
+    for other in others:
+        _answer(actor, other, TransferState.DECLINED, _("The person moved to another household."))
+    return request
+
+
+@transaction.atomic
+def transfer_request_decline(*, actor: User, request_id: int, reason: str) -> TransferRequest:
+    """The holding office refuses, saying why; the asking office reads the reason."""
+    if not (reason or "").strip():
+        raise ValidationFailed(
+            _("Say why the request is declined."), details={"reason": [_("Required.")]}
+        )
+    request = TransferRequest.objects.select_for_update().get_for(actor, request_id, "change")
+    if request.state != TransferState.PENDING:
+        raise Conflict(_("This request has already been answered."))
+    _answer(actor, request, TransferState.DECLINED, reason.strip())
+    return request
+
+
+def _answer(actor: User, request: TransferRequest, state: str, reason: str) -> None:
+    before = request.audit_snapshot()
+    request.state = state
+    request.decline_reason = reason
+    request.decided_by = actor
+    request.decided_at = timezone.now()
+    try:
+        audit.save_audited(actor=actor, instance=request, before=before)
+    except ValidationFailed as exc:
+        # The model names its field "decline_reason"; the caller's field is "reason".
+        if "decline_reason" in exc.details:
+            exc.details["reason"] = exc.details.pop("decline_reason")
+        raise

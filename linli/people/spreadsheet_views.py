@@ -17,6 +17,7 @@ from openpyxl import Workbook
 from linli.core.errors import ValidationFailed, validation_failed_from_form
 from linli.core.pages import add_service_errors, redirect_after_save, requires, sequence_page
 from linli.core.roles import Perm
+from linli.core.text import excel_safe
 from linli.core.uploads import declared_size_over
 
 from . import exports, imports, spreadsheets
@@ -98,7 +99,7 @@ def import_errors(request: HttpRequest, job_id: int) -> HttpResponse:
     ws = wb.create_sheet(str(_("Errors")))
     ws.append([str(_("Sheet")), str(_("Row")), str(_("Column")), str(_("Problem"))])
     for e in job.errors:
-        ws.append([e["sheet"], e["row"], e["column"], e["message"]])
+        ws.append([excel_safe(e[key]) for key in ("sheet", "row", "column", "message")])
     out = io.BytesIO()
     wb.save(out)
     out.seek(0)

@@ -16,16 +16,19 @@ from typing import Any
 
 from django.utils import translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from linli.core.masking import mask_id_number
 from linli.core.models import User
+from linli.core.text import control_character, control_character_message, strip_invisible
 from linli.places.selectors import buildings_by_code
 
 from .idnumbers import InvalidIdNumber, normalise_phone, parse_id_number, phone_problem
 from .models import (
+    NAME_INVISIBLE,
     DisabilityCategory,
     Household,
     Person,
@@ -65,7 +68,7 @@ PERSON_COLUMNS = (
         required=True,
         choices=tuple(Relation.choices),
     ),
-    Column("name", gettext_lazy("name"), required=True),
+    Column("name", pgettext_lazy("person", "name"), required=True),
     Column("id_number", gettext_lazy("ID number"), required=True, width=22),
     Column("phone", gettext_lazy("phone"), width=16),
     Column("living_alone", gettext_lazy("living alone"), boolean=True),
@@ -164,10 +167,58 @@ class NotAWorkbook(Exception):
     """The upload cannot be read as an .xlsx workbook; the message says why."""
 
 
+# An .xlsx is a zip archive. Its parts are checked before openpyxl unpacks any of them, so a
+# small file that inflates to gigabytes (a "zip bomb") is refused instead of filling memory.
+# The sizes checked are the ones the archive declares; Python's zipfile never inflates a member
+# beyond its declared size, so a lying header cannot get past them. A real sheet of 100,000
+# rows unpacks to ~40 MB at a ratio of 10–30.
+MAX_UNPACKED_BYTES = 256 * 1024 * 1024
+MAX_RATIO = 100
+MAX_MEMBERS = 1000
+RATIO_FROM_BYTES = 1024 * 1024  # tiny parts may compress oddly well; only sizable ones count
+
+
+def check_archive(path: str) -> None:
+    """Refuse an archive too large, too many-parted or too compressed once unpacked."""
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+    if len(members) > MAX_MEMBERS:
+        raise NotAWorkbook(
+            _("This file has %(count)s parts; an Excel workbook has far fewer. Save it as .xlsx.")
+            % {"count": len(members)}
+        )
+    total = sum(m.file_size for m in members)
+    if total > MAX_UNPACKED_BYTES:
+        raise NotAWorkbook(
+            _(
+                "This file unpacks to %(size)d MB; at most %(limit)d MB is accepted. Split the "
+                "rows over several files."
+            )
+            % {"size": total // (1024 * 1024), "limit": MAX_UNPACKED_BYTES // (1024 * 1024)}
+        )
+    for member in members:
+        if member.file_size > RATIO_FROM_BYTES and (
+            member.file_size > MAX_RATIO * max(member.compress_size, 1)
+        ):
+            raise NotAWorkbook(
+                _(
+                    "This file is compressed %(ratio)d times over; no workbook of real rows is. "
+                    "Save it again as .xlsx from Excel or WPS."
+                )
+                % {"ratio": member.file_size // max(member.compress_size, 1)}
+            )
+
+
 def open_workbook(path: str):
     """Open read-only, or say plainly why the file is not an Excel workbook."""
     if not zipfile.is_zipfile(path):
         raise NotAWorkbook(_("This file is not an Excel workbook (.xlsx). Save it as .xlsx."))
+    try:
+        check_archive(path)
+    except zipfile.BadZipFile:
+        raise NotAWorkbook(
+            _("This file could not be read as an Excel workbook (.xlsx). Save it again as .xlsx.")
+        ) from None
     try:
         return load_workbook(path, read_only=True, data_only=True)
     except Exception:  # openpyxl raises many kinds for a damaged or foreign zip
@@ -213,6 +264,8 @@ class Plan:
     errors: list[RowError] = field(default_factory=list)
     rows: int = 0
     bad_rows: set[tuple[str, int]] = field(default_factory=set)
+    # {"row", "id_number" (masked)} of ID numbers registered outside the jurisdiction: audited.
+    registered_elsewhere: list[dict[str, Any]] = field(default_factory=list)
 
     def add_error(self, sheet: str, row: int, column: str, message: str) -> None:
         self.errors.append(RowError(sheet_title(sheet), row, column, message))
@@ -263,7 +316,16 @@ def _rows(ws, sheet: str, plan: Plan) -> Iterator[tuple[int, dict[str, str], dic
         if not any(texts):
             continue
         texts += [""] * (len(columns) - len(texts))
-        yield number, {c.key: t for c, t in zip(columns, texts, strict=True)}, refs
+        data = {c.key: t for c, t in zip(columns, texts, strict=True)}
+        refused = False
+        for column in columns:
+            char = control_character(data[column.key])
+            if char is not None:
+                message = control_character_message(str(column.label), char)
+                plan.add_error(sheet, number, refs[column.key], message)
+                refused = True
+        if not refused:
+            yield number, data, refs
 
 
 def check_workbook(
@@ -416,10 +478,14 @@ def _check_persons(ws, actor: User, plan: Plan, tick, file_households: dict[str,
         relation = _choice(plan, PERSONS, row, refs, by_key["relation"], data["relation"], lookups)
         ok = ok and relation is not None
         person["relation"] = relation
-        if len(data["name"]) > 50:
+        name = strip_invisible(data["name"])
+        if data["name"] and not name:
+            plan.add_error(PERSONS, row, refs["name"], str(NAME_INVISIBLE))
+            ok = False
+        elif len(name) > 50:
             plan.add_error(PERSONS, row, refs["name"], _("Use at most 50 characters."))
             ok = False
-        person["name"] = data["name"]
+        person["name"] = name
         if data["id_number"]:
             try:
                 number, birth, sex = parse_id_number(data["id_number"])
@@ -535,11 +601,23 @@ def _check_against_database(actor, plan, candidates, file_households) -> None:
                 "id_number", flat=True
             )
         )
+    visible: set[str] = set()
+    for start in range(0, len(ids), 2000):
+        visible |= set(
+            Person.objects.restrict(actor)
+            .filter(id_number__in=ids[start : start + 2000])
+            .values_list("id_number", flat=True)
+        )
     known_numbers = set(file_households) | set(existing)
     for row, refs, person in candidates:
         number = person["household_number"]
         ok = True
         if person["id_number"] in registered:
+            # The same words wherever the person is registered (see services.AlreadyRegistered).
+            if person["id_number"] not in visible:
+                plan.registered_elsewhere.append(
+                    {"row": row, "id_number": mask_id_number(person["id_number"])}
+                )
             plan.add_error(
                 PERSONS,
                 row,

@@ -13,6 +13,7 @@ from linli.core.roles import Perm
 
 from . import selectors, services
 from .forms import (
+    DeclineForm,
     FinancialRecordForm,
     HouseholdForm,
     HouseholdSearchForm,
@@ -22,7 +23,7 @@ from .forms import (
     VoidForm,
 )
 from .idnumbers import InvalidIdNumber, parse_id_number
-from .models import FinancialRecord, Household, Person, RecordStatus
+from .models import FinancialRecord, Household, Person, RecordStatus, TransferRequest
 
 
 def _initial_place(request: HttpRequest) -> dict:
@@ -128,10 +129,19 @@ def _person_changes(form: PersonForm, *, editing: bool) -> dict:
     return data
 
 
+def _registered(exc: ValidationFailed) -> dict:
+    """What the form adds to "already registered": a link to the record if the user may open
+    it, else where the transfer request filed for it is followed; never where it is held."""
+    if not isinstance(exc, services.AlreadyRegistered):
+        return {}
+    return {"registered": True, "registered_person_id": exc.person_id}
+
+
 @requires(Perm.PEOPLE_CHANGE)
 def person_new(request: HttpRequest, household_id: int) -> HttpResponse:
     household = Household.objects.get_for(request.user, household_id, "change")
     form = PersonForm(request.POST or None)
+    context: dict = {"form": form, "household": household}
     if request.method == "POST" and form.is_valid():
         try:
             person = services.person_create(
@@ -141,14 +151,16 @@ def person_new(request: HttpRequest, household_id: int) -> HttpResponse:
             )
         except ValidationFailed as exc:
             add_service_errors(form, exc)
+            context.update(_registered(exc))
         else:
             return redirect_after_save(request, reverse("people:person_detail", args=[person.pk]))
-    return render(request, "people/person_form.html", {"form": form, "household": household})
+    return render(request, "people/person_form.html", context)
 
 
 @requires(Perm.PEOPLE_CHANGE)
 def person_edit(request: HttpRequest, person_id: int) -> HttpResponse:
     person = Person.objects.select_related("household").get_for(request.user, person_id, "change")
+    registered: dict = {}
     if request.method == "POST":
         form = PersonForm(request.POST, editing=True)
         if form.is_valid():
@@ -158,6 +170,7 @@ def person_edit(request: HttpRequest, person_id: int) -> HttpResponse:
                 )
             except ValidationFailed as exc:
                 add_service_errors(form, exc)
+                registered = _registered(exc)
             else:
                 url = reverse("people:person_detail", args=[person.pk])
                 return redirect_after_save(request, url)
@@ -175,7 +188,7 @@ def person_edit(request: HttpRequest, person_id: int) -> HttpResponse:
     return render(
         request,
         "people/person_form.html",
-        {"form": form, "person": person, "household": person.household},
+        {"form": form, "person": person, "household": person.household, **registered},
     )
 
 
@@ -305,3 +318,35 @@ def finance_void(request: HttpRequest, record_id: int) -> HttpResponse:
         actor=request.user, record_id=record.pk, reason=form.cleaned_data["reason"]
     )
     return redirect_after_save(request, reverse("people:person_detail", args=[record.person_id]))
+
+
+@requires(Perm.PEOPLE_CHANGE)
+def transfers(request: HttpRequest) -> HttpResponse:
+    """Transfer requests (迁入申请): to answer for the persons held here, and those sent."""
+    user = request.user
+    context = {
+        "to_answer": list(selectors.transfer_requests_to_answer(user)[:200]),
+        "sent": list(selectors.transfer_requests_sent(user)[:50]),
+        "decline_form": DeclineForm(),
+    }
+    return render(request, "people/transfers.html", context)
+
+
+@requires(Perm.PEOPLE_CHANGE)
+@require_POST
+def transfer_accept(request: HttpRequest, transfer_id: int) -> HttpResponse:
+    services.transfer_request_accept(actor=request.user, request_id=transfer_id)
+    return redirect_after_save(request, reverse("people:transfers"))
+
+
+@requires(Perm.PEOPLE_CHANGE)
+@require_POST
+def transfer_decline(request: HttpRequest, transfer_id: int) -> HttpResponse:
+    TransferRequest.objects.get_for(request.user, transfer_id, "change")
+    form = DeclineForm(request.POST)
+    if not form.is_valid():
+        raise validation_failed_from_form(form)
+    services.transfer_request_decline(
+        actor=request.user, request_id=transfer_id, reason=form.cleaned_data["reason"]
+    )
+    return redirect_after_save(request, reverse("people:transfers"))

@@ -3,7 +3,7 @@
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
-from linli.core.api import ERRORS, Page, actor_of, changes_of
+from linli.core.api import ERRORS, Id, Page, actor_of, changes_of
 
 from . import selectors, services
 from .models import Place, PlaceLevel
@@ -32,7 +32,7 @@ class PlaceIn(Schema):
     code: str = Field(min_length=1, max_length=32)
     name: str = Field(min_length=1, max_length=100)
     level: PlaceLevel
-    parent_id: int | None = None
+    parent_id: Id | None = None
     is_rural: bool = False
     boundary: dict | None = None
     lat: float | None = None
@@ -48,7 +48,7 @@ class PlacePatch(Schema):
 
 
 class PlaceFilter(Schema):
-    parent_id: int | None = None
+    parent_id: Id | None = None
     level: PlaceLevel | None = None
     q: str = Field("", max_length=100, description="Code or name prefix")
 
@@ -85,13 +85,13 @@ def place_locate(
 
 
 @router.get("/places/{place_id}", response={200: PlaceDetailOut, **ERRORS})
-def place_detail(request, place_id: int):
+def place_detail(request, place_id: Id):
     return selectors.place_get_for(actor_of(request), place_id)
 
 
 @router.get("/places/{place_id}/children", response={200: list[PlaceOut], **ERRORS})
 @paginate(Page)
-def place_children(request, place_id: int):
+def place_children(request, place_id: Id):
     actor = actor_of(request)
     return selectors.place_children(actor, selectors.place_get_for(actor, place_id))
 
@@ -103,5 +103,5 @@ def place_create(request, payload: PlaceIn):
 
 
 @router.patch("/places/{place_id}", response={200: PlaceDetailOut, **ERRORS})
-def place_update(request, place_id: int, payload: PlacePatch):
+def place_update(request, place_id: Id, payload: PlacePatch):
     return services.place_update(actor=actor_of(request), place_id=place_id, **changes_of(payload))

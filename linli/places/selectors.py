@@ -76,8 +76,9 @@ grid_index: ProcessCache[GridIndex] = ProcessCache(_build_grid_index, seconds=60
 def grid_containing(lat: float, lng: float) -> Place | None:
     """The grid whose boundary covers the point.
 
-    Grids tile their community without gaps or overlaps; on a shared edge the lowest code wins,
-    so the answer is deterministic. A point no cached grid covers is looked up in the database
+    Grids tile their community without gaps and overlap only in slivers (`boundaries.py` refuses
+    more); on a shared edge or in such a sliver the lowest code wins, so the answer does not
+    depend on which grid was drawn last. A point no cached grid covers is looked up in the database
     too (a grid drawn in another process in the last minute)."""
     point = Point(lng, lat)
     index = grid_index.get()

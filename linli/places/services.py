@@ -12,6 +12,7 @@ from linli.core.errors import PermissionDenied, ValidationFailed
 from linli.core.models import User
 from linli.core.roles import Perm
 
+from .boundaries import boundary_conflicts
 from .models import Place
 
 EDITABLE_FIELDS = ("name", "is_rural", "boundary", "lat", "lng")
@@ -46,6 +47,7 @@ def place_create(
         lat=lat,
         lng=lng,
     )
+    _refuse_boundary_conflicts(place)
     save_audited(actor=actor, instance=place, before=None)
     return place
 
@@ -66,5 +68,20 @@ def place_update(*, actor: User, place_id: int, **changes: Any) -> Place:
     before = place.audit_snapshot()
     for name, value in changes.items():
         setattr(place, name, value)
+    if "boundary" in changes:
+        _refuse_boundary_conflicts(place)
     save_audited(actor=actor, instance=place, before=before)
     return place
+
+
+def _refuse_boundary_conflicts(place: Place) -> None:
+    """A boundary must lie within the one above it and clear of its neighbours' (boundaries.py).
+
+    The parent's row is locked first, so two siblings redrawn at once are checked one after the
+    other; places under different parents rely on their parents' boundaries keeping them apart.
+    """
+    if place.parent_id is not None:
+        Place.objects.select_for_update().filter(pk=place.parent_id).exists()
+    problems = boundary_conflicts(place)
+    if problems:
+        raise ValidationFailed(problems[0], details={"boundary": problems})

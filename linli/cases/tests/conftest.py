@@ -5,14 +5,8 @@ import pytest
 from django.utils import timezone
 
 from linli.cases import notifications, services, workdays
-from linli.cases.models import CalendarDay, Case, Category
-from linli.cases.seeding import (
-    CALENDAR_FILE,
-    TAXONOMY_FILE,
-    load_calendar,
-    load_categories,
-    read_json,
-)
+from linli.cases.models import Case, Category
+from linli.cases.seeding import load_reference_data
 from linli.core.models import Department
 from linli.core.roles import Role
 from linli.core.testing.factories import make_user
@@ -45,8 +39,7 @@ def fresh_enqueue_debounce():
 
 @pytest.fixture
 def taxonomy(db):
-    load_categories(read_json(TAXONOMY_FILE), Category=Category, Department=Department)
-    load_calendar(read_json(CALENDAR_FILE), CalendarDay=CalendarDay)
+    load_reference_data()
     workdays.reset()
     return SimpleNamespace(
         cat={c.code: c for c in Category.objects.all()},

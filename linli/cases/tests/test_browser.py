@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from linli.cases.models import Case, CaseEvent, CaseState, Outbox
 from linli.core.models import AuditEntry
-from linli.core.testing.browser import chromium_page
+from linli.core.testing.browser import chromium_page, log_in, log_out
 
 pytestmark = pytest.mark.browser
 
@@ -27,20 +27,6 @@ def watch(page) -> list:
     failed = []
     page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     return failed
-
-
-def log_in(page, url, user):
-    """Open `url` signed out; the login page sends the user back to it."""
-    page.goto(url)
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("form[action='/login/'] button[type=submit]")
-    page.wait_for_url(url)
-
-
-def log_out(page):
-    page.click("form[action='/logout/'] button[type=submit]")
-    page.wait_for_url("**/login/")
 
 
 def fits(page):
@@ -89,7 +75,7 @@ def test_the_closed_loop_through_the_pages_at_360px(live_server, town, taxonomy,
         failed = watch(page)
 
         # 1. The resident reports, placing the pin inside his grid on the map.
-        log_in(page, base + "/cases/report/", actors.resident)
+        log_in(page, base + "/cases/report/", actors.resident, PASSWORD)
         fits(page)
         page.select_option("#id_category", str(category.pk))
         page.fill("#id_description", "小区门口有一堆垃圾")
@@ -105,28 +91,28 @@ def test_the_closed_loop_through_the_pages_at_360px(live_server, town, taxonomy,
         log_out(page)
 
         # 2. The grid worker finds it in the open queue, registers and dispatches it.
-        log_in(page, base + "/cases/", actors.grid)
+        log_in(page, base + "/cases/", actors.grid, PASSWORD)
         open_from_queue(page, base, "?queue=open&state=reported", case.number)
         act(page, "register", "已立案")
         act(page, "dispatch", "已派遣")  # empty department: the category's (CGJ)
         log_out(page)
 
         # 3. The department's handler takes it on from his inbox and reports it handled.
-        log_in(page, base + "/cases/", actors.cgj)
+        log_in(page, base + "/cases/", actors.cgj, PASSWORD)
         open_from_queue(page, base, "?queue=mine", case.number)
         act(page, "accept", "处置中")
         act(page, "report_handled", "已处置，待核查", evidence="垃圾已清运")
         log_out(page)
 
         # 4. The grid worker checks on the spot and closes it.
-        log_in(page, base + "/cases/", actors.grid)
+        log_in(page, base + "/cases/", actors.grid, PASSWORD)
         open_from_queue(page, base, "", case.number)
         act(page, "verify", "已核查", note="现场已干净")
         act(page, "close_fixed", "已结案：已解决")
         log_out(page)
 
         # 5. The resident rates it; the page shows the rating and every step.
-        log_in(page, f"{base}/cases/{case.pk}/", actors.resident)
+        log_in(page, f"{base}/cases/{case.pk}/", actors.resident, PASSWORD)
         act(page, "rate", "已评价", rating="4", comment="处理很快")
         expect(page.locator("#rating")).to_contain_text("★★★★☆")
         expect(page.locator("#rating")).to_contain_text("处理很快")
@@ -195,7 +181,7 @@ def test_a_report_without_a_place_is_refused_next_to_the_map(live_server, town, 
 
     with chromium_page() as page:
         failed = watch(page)
-        log_in(page, base + "/cases/report/", actors.resident)
+        log_in(page, base + "/cases/report/", actors.resident, PASSWORD)
         page.select_option("#id_category", str(taxonomy.cat["SJ0101"].pk))
         page.fill("#id_description", "路灯不亮")
         page.click("button:text-is('提交上报')")
@@ -225,7 +211,7 @@ def test_statistics_chart_export_and_the_map_of_open_cases(live_server, town, ac
 
     with chromium_page() as page:
         failed = watch(page)
-        log_in(page, base + "/cases/statistics/", actors.operator)
+        log_in(page, base + "/cases/statistics/", actors.operator, PASSWORD)
         page.select_option("#id_grouping", "grid")
         page.click("main form button[type=submit]")
         page.wait_for_url("**grouping=grid**")
@@ -246,3 +232,38 @@ def test_statistics_chart_export_and_the_map_of_open_cases(live_server, town, ac
         expect(page.locator("#map-count")).to_contain_text("2")
         fits(page)
         assert not failed, failed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_action_says_why_next_to_its_button(live_server, town, taxonomy, actors):
+    from linli.cases import services
+
+    with_password(actors.grid)
+    case = services.case_report(
+        actor=actors.resident,
+        category_id=taxonomy.cat["SJ0101"].pk,
+        description="路边有一堆垃圾",
+        lat=37.005,
+        lng=118.005,
+    )
+    with chromium_page() as page:
+        failed = watch(page)
+        log_in(page, f"{live_server.url}/cases/{case.pk}/", actors.grid, PASSWORD)
+        # htmx was told not to inject its indicator <style>: the CSP would refuse it.
+        assert page.locator("style").count() == 0
+        # While the page is open, the community worker registers the case.
+        services.case_register(actor=actors.community, case_id=case.pk)
+        register = page.locator("form:has(input[name=action][value=register])")
+        register.locator("button[type=submit]").click()
+        refusal = register.locator("#error-register .alert-error")
+        expect(refusal).to_have_text("此案件当前状态为已立案，不能“立案”。")
+        expect(refusal).to_have_attribute("role", "alert")
+        expect(page.locator("#messages")).to_be_empty()
+        expect(page.locator("h1 .tag").first).to_have_text("已上报")  # the page did not move
+        fits(page)
+        assert failed == [f"409 {live_server.url}/cases/{case.pk}/act/"], failed
+
+        # Reloaded, the page offers what the case now allows: dispatching, not registering.
+        page.reload()
+        expect(page.locator("input[name=action][value=register]")).to_have_count(0)
+        expect(page.locator("input[name=action][value=dispatch]")).to_have_count(1)

@@ -2,6 +2,7 @@
 and a real HTTP client against a live server."""
 
 import datetime as dt
+import io
 import json
 import xml.etree.ElementTree as ET
 
@@ -13,12 +14,12 @@ from django.utils import timezone
 
 from linli.cases.models import Case, Source
 from linli.cases.open311 import open311_client_issue
-from linli.cases.services import case_register
+from linli.cases.services import case_publish, case_register
 from linli.core.models import ApiToken, AuditEntry, User
 from linli.core.roles import Role
 from linli.core.services import api_token_issue
 
-from .conftest import HERE, THERE
+from .conftest import HERE
 
 BASE = "/open311/v2"
 REQUEST_FIELDS = {
@@ -264,6 +265,7 @@ def test_request_representation_json_and_xml(client, key, actors, taxonomy):
     number = _filed(client, key, address_string="幸福路 1 号")
     case = Case.objects.get(number=number)
     case_register(actor=actors.grid, case_id=case.pk)
+    case_publish(actor=actors.grid, case_id=case.pk, public=True)
     [data] = client.get(f"{BASE}/requests/{number}.json", {"api_key": key}).json()
     assert set(data) == REQUEST_FIELDS
     assert data["status"] == "open"
@@ -287,8 +289,9 @@ def test_request_representation_json_and_xml(client, key, actors, taxonomy):
     assert request.findtext("media_url") == ""
 
 
-def test_xml_survives_control_characters_and_markup(client, key):
+def test_xml_survives_control_characters_and_markup(client, key, actors):
     number = _filed(client, key, description="响铃\x07 <script>alert(1)</script> & 更多")
+    case_publish(actor=actors.grid, case_id=Case.objects.get(number=number).pk, public=True)
     root = _xml(client.get(f"{BASE}/requests/{number}.xml", {"api_key": key}))
     assert root.findtext("request/description") == "响铃 <script>alert(1)</script> & 更多"
 
@@ -350,6 +353,8 @@ def test_request_filters(client, key, taxonomy):
     plus = (timezone.now() - dt.timedelta(days=130)).astimezone(dt.timezone(dt.timedelta(hours=8)))
     assert numbers(start_date=plus.isoformat().replace("+", " "), end_date=end) == {old}
     assert numbers(start_date="2020-01-01T00:00:00Z", end_date="2020-01-02T00:00:00Z") == set()
+    # A start alone searches the 90 days from it, never everything since.
+    assert numbers(start_date=start) == {old}
     root = _xml(client.get(f"{BASE}/requests.xml", {"api_key": key, "service_code": "SJ0102"}))
     assert [r.findtext("service_request_id") for r in root.findall("request")] == [second]
 
@@ -362,6 +367,9 @@ def test_request_filters(client, key, taxonomy):
         ({"start_date": "2026-02-30T00:00:00Z"}, "W3C datetime"),
         ({"start_date": "2026-05-01T00:00:00Z", "end_date": "2026-01-01T00:00:00Z"}, "after"),
         ({"start_date": "2025-01-01T00:00:00Z", "end_date": "2026-01-01T00:00:00Z"}, "90 days"),
+        ({"end_date": "0001-01-01T00:00:00Z"}, "between 1900 and 2999"),
+        ({"start_date": "9999-12-31T00:00:00Z"}, "between 1900 and 2999"),
+        ({"end_date": "0001-01-01"}, "between 1900 and 2999"),
     ],
 )
 def test_bad_filters_are_400(client, key, params, fragment):
@@ -370,12 +378,88 @@ def test_bad_filters_are_400(client, key, params, fragment):
     assert fragment in response.json()[0]["description"]
 
 
-def test_reading_requests_needs_a_key(client, key):
+def test_reading_needs_no_key_and_shows_public_fields_only(client, key, actors, report):
+    """Anyone may follow any request of the city: status, service, dates, agency, position.
+    The resident's description, address and photo only once staff made the case public; who
+    reported it, never."""
+    filed = _filed(client, key, address_string="幸福路 1 号", first_name="三", last_name="张")
+    residents = report(description="楼道堆满杂物").number
+    for number in (filed, residents):
+        [data] = client.get(f"{BASE}/requests/{number}.json").json()
+        assert set(data) == REQUEST_FIELDS
+        assert (data["lat"], data["long"]) == HERE
+        assert data["status"] == "open" and data["service_code"] == "SJ0101"
+        assert data["description"] is data["address"] is data["media_url"] is None
+        assert "张" not in json.dumps(data, ensure_ascii=False)
+    listed = client.get(f"{BASE}/requests.json").json()
+    assert {r["service_request_id"] for r in listed} == {filed, residents}
+    assert all(r["description"] is None for r in listed)
+    root = _xml(client.get(f"{BASE}/requests/{residents}.xml"))
+    assert root.findtext("request/description") == ""
+
+    case = Case.objects.get(number=residents)
+    case_publish(actor=actors.grid, case_id=case.pk, public=True)
+    [data] = client.get(f"{BASE}/requests/{residents}.json").json()
+    assert data["description"] == "楼道堆满杂物"
+    assert data["media_url"] is None  # no photo yet
+    assert "resident" not in json.dumps(data)
+    entry = AuditEntry.objects.filter(object_id=str(case.pk)).latest("id")
+    assert entry.actor == actors.grid and entry.changes["is_public"] == [False, True]
+    case_publish(actor=actors.grid, case_id=case.pk, public=False)
+    [data] = client.get(f"{BASE}/requests/{residents}.json").json()
+    assert data["description"] is None
+    missing = client.get(f"{BASE}/requests/2099010100000001.json")
+    assert missing.status_code == 404
+    assert missing.json() == [{"code": 404, "description": "Unknown service_request_id."}]
+
+
+def test_a_public_case_shows_its_photo_without_exif(client, key, actors, report):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    from linli.cases.photos import case_photo_add
+
+    case = report()
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buffer, "JPEG")
+    upload = SimpleUploadedFile("p.jpg", buffer.getvalue(), content_type="image/jpeg")
+    photo = case_photo_add(actor=actors.resident, case_id=case.pk, upload=upload)
+    media = f"{BASE}/media/{case.number}/{photo.pk}"
+    assert client.get(media).status_code == 404  # not public yet
+    case_publish(actor=actors.grid, case_id=case.pk, public=True)
+    [data] = client.get(f"{BASE}/requests/{case.number}.json").json()
+    assert data["media_url"] == f"http://testserver{media}"
+    response = client.get(media)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/jpeg"
+    assert b"".join(response.streaming_content) == photo.public.open("rb").read()
+    assert client.get(f"{BASE}/media/{case.number}/{photo.pk + 1}").status_code == 404
+
+
+def test_publishing_is_for_those_who_register_cases(actors, report):
+    from linli.core.errors import NotFound, PermissionDenied
+
+    case = report()
+    with pytest.raises(PermissionDenied):
+        case_publish(actor=actors.resident, case_id=case.pk, public=True)
+    with pytest.raises(NotFound):  # outside the neighbour's grid: as if missing
+        case_publish(actor=actors.neighbour, case_id=case.pk, public=True)
+    assert not Case.objects.get(pk=case.pk).is_public
+
+
+def test_staff_tokens_are_not_api_keys(client, key, actors):
+    """A staff token in a query string would land in access logs: refused everywhere."""
     number = _filed(client, key)
-    for url in (f"{BASE}/requests.json", f"{BASE}/requests/{number}.json"):
-        response = client.get(url)
+    _token, staff_key = api_token_issue(actor=None, user=actors.grid, name="patrol app")
+    for response in (
+        client.get(f"{BASE}/requests/{number}.json", {"api_key": staff_key}),
+        client.get(f"{BASE}/requests.json", {"api_key": staff_key}),
+        _post(client, staff_key),
+    ):
         assert response.status_code == 403
-        assert response.json()[0]["code"] == 403
+        assert "staff member's API token" in response.json()[0]["description"]
+    assert client.get(f"{BASE}/requests.json", {"api_key": "ll_wrong"}).status_code == 403
+    assert Case.objects.count() == 1
 
 
 def test_token_resolves_to_the_request(client, key):
@@ -385,40 +469,6 @@ def test_token_resolves_to_the_request(client, key):
     root = _xml(client.get(f"{BASE}/tokens/{number}.xml", {"api_key": key}))
     assert root.findtext("request/token") == number
     assert client.get(f"{BASE}/tokens/nope.json", {"api_key": key}).status_code == 404
-
-
-# --- scope -----------------------------------------------------------------------------------
-
-
-def test_a_key_reaches_only_what_its_account_may_see(client, key, actors, report, town):
-    """Another client's request, a resident's own report and a case outside a staff key's
-    jurisdiction all answer the same 404 as a missing id, and never appear in lists."""
-    mine = _filed(client, key)
-    _other_account, other_key = open311_client_issue(actor=None, name="Another app")
-    theirs = _filed(client, other_key)
-    residents = report().number
-    over_the_fence = report(point=THERE).number
-    for number in (theirs, residents, "2099010100000001"):
-        for fmt in ("json", "xml"):
-            response = client.get(f"{BASE}/requests/{number}.{fmt}", {"api_key": key})
-            assert response.status_code == 404, number
-        assert client.get(f"{BASE}/tokens/{number}.json", {"api_key": key}).status_code == 404
-    listed = client.get(
-        f"{BASE}/requests.json",
-        {"api_key": key, "service_request_id": f"{mine},{theirs},{residents}"},
-    ).json()
-    assert [r["service_request_id"] for r in listed] == [mine]
-
-    # A staff account's key sees its jurisdiction: the grid worker's grid, not the neighbour's.
-    _token, staff_key = api_token_issue(actor=None, user=actors.grid, name="patrol app")
-    assert client.get(f"{BASE}/requests/{residents}.json", {"api_key": staff_key}).status_code == (
-        200
-    )
-    response = client.get(f"{BASE}/requests/{over_the_fence}.json", {"api_key": staff_key})
-    assert response.status_code == 404
-    assert response.json() == [{"code": 404, "description": "Unknown service_request_id."}]
-    listed = client.get(f"{BASE}/requests.json", {"api_key": staff_key}).json()
-    assert over_the_fence not in {r["service_request_id"] for r in listed}
 
 
 # --- keys ------------------------------------------------------------------------------------
@@ -468,9 +518,9 @@ def test_live_server_post_and_read_back(live_server, town, taxonomy):
         assert response.status_code == 200, response.text
         assert response.headers["content-type"] == "application/json; charset=utf-8"
         number = response.json()[0]["service_request_id"]
-        [data] = http.get(f"/requests/{number}.json", params={"api_key": key}).json()
+        [data] = http.get(f"/requests/{number}.json").json()
         assert data["service_request_id"] == number
-        assert data["description"] == "路边有一堆垃圾"
+        assert data["status"] == "open"
         response = http.get(f"/requests/{number}.xml", params={"api_key": key})
         assert response.headers["content-type"] == "text/xml; charset=utf-8"
         root = ET.fromstring(response.content)

@@ -1,10 +1,12 @@
 """Photos: accepted by content, EXIF (and so GPS) gone from the public copy only, limits."""
 
+import datetime as dt
 import io
 import os
 import time
 
 import pytest
+import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import ExifTags, Image
 
@@ -125,7 +127,7 @@ def test_who_may_add_photos(actors, report):
         photos.case_photo_add(actor=actors.auditor, case_id=case.pk, upload=upload(content))
     photo = photos.case_photo_add(actor=actors.grid, case_id=case.pk, upload=upload(content))
     event = CaseEvent.objects.get(case=case, action="photo")
-    assert (event.actor, event.data) == (actors.grid, {"photo_id": photo.pk})
+    assert (event.actor, event.data) == (actors.grid, {"photo_id": photo.pk, "stage": "before"})
     entry = AuditEntry.objects.get(object_type="cases.casephoto", object_id=str(photo.pk))
     assert entry.place_path == case.place_path and entry.actor == actors.grid
 
@@ -200,6 +202,12 @@ def stored_files(media) -> set[str]:
 
 
 def test_files_of_photos_rolled_back_are_deleted_once_old_enough(actors, report, media):
+    # The sweep compares the files' times with the clock: both are set here, not read.
+    with time_machine.travel(dt.datetime(2026, 12, 2, 2, 30, tzinfo=dt.UTC), tick=False):
+        _files_of_photos_rolled_back_are_deleted_once_old_enough(actors, report, media)
+
+
+def _files_of_photos_rolled_back_are_deleted_once_old_enough(actors, report, media):
     case = report()
     content = image_bytes(gps=False)
     for _ in range(photos.MAX_PHOTOS_PER_CASE - 1):
@@ -214,10 +222,13 @@ def test_files_of_photos_rolled_back_are_deleted_once_old_enough(actors, report,
     orphans = stored_files(media) - kept
     assert len(orphans) == 2 and CasePhoto.objects.count() == 8
 
+    def written(seconds_ago):
+        for name in stored_files(media):
+            os.utime(media / name, (time.time() - seconds_ago, time.time() - seconds_ago))
+
+    written(59 * 60)
     assert photos.photo_orphans_delete() == 0  # too recent: their upload may still be open
-    hours_ago = time.time() - 2 * 3600
-    for name in stored_files(media):
-        os.utime(media / name, (hours_ago, hours_ago))
+    written(2 * 3600)
     assert photos.photo_orphans_delete() == 2
     assert stored_files(media) == kept
     assert all(p.original.read() and p.public.read() for p in CasePhoto.objects.all())

@@ -3,7 +3,7 @@ import random
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
+import time_machine
 
 from linli.cases import services
 from linli.cases.models import Case
@@ -12,8 +12,17 @@ from linli.core.errors import ValidationFailed
 
 from .conftest import THERE
 
-TODAY = timezone.localdate()
+# A Wednesday morning, China time: the period ends "today", and cases are reported "now".
+NOW = dt.datetime(2026, 12, 2, 10, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+TODAY = NOW.date()
 YEAR_AGO = TODAY - dt.timedelta(days=364)
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock():
+    """A session's clock may pass midnight between collecting TODAY and reporting a case."""
+    with time_machine.travel(NOW, tick=True):
+        yield
 
 
 def test_per_street_figures_count_overdue_open_cases_as_late(actors, town, year):

@@ -5,14 +5,24 @@ import io
 import json
 import re
 
+import pytest
+import time_machine
 from django.urls import reverse
-from django.utils import timezone
 from openpyxl import load_workbook
 
 from linli.core.services import api_token_issue
 
 EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
-TODAY = timezone.localdate()
+# A Wednesday morning, China time: the period ends "today", and cases are reported "now".
+NOW = dt.datetime(2026, 12, 2, 10, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+TODAY = NOW.date()
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock():
+    """A session's clock may pass midnight between collecting TODAY and reporting a case."""
+    with time_machine.travel(NOW, tick=True):
+        yield
 
 
 def period(**more):

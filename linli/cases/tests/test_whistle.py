@@ -4,6 +4,7 @@ import pytest
 
 from linli.cases import services
 from linli.cases.models import Case, CaseEvent, CaseState, Outbox, Tier, WhistleSummons
+from linli.cases.workdays import whole_second
 from linli.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from linli.core.models import AuditEntry
 
@@ -106,7 +107,8 @@ def test_summoned_departments_report_in_and_the_lead_closes_the_loop(actors, tax
 def test_report_in_deadlines_follow_the_kind(actors, taxonomy, at_district, report):
     blown = whistle(actors, taxonomy, at_district, kind="emergency")
     lead = blown.summons.get(is_lead=True)
-    assert lead.report_in_by - blown.blown_at == dt.timedelta(minutes=30)
+    # On the clock, to the whole second rounded up.
+    assert lead.report_in_by == whole_second(blown.blown_at) + dt.timedelta(minutes=30)
     other = report(code="SJ0304")
     services.case_register(actor=actors.grid, case_id=other.pk)
     Case.objects.filter(pk=other.pk).update(tier=Tier.DISTRICT)

@@ -154,3 +154,15 @@ def test_a_bad_calendar_file_is_refused(db, tmp_path):
     with pytest.raises(Exception, match="bad range"):
         call_command("load_workday_calendar", file=bad)
     assert not CalendarDay.objects.exists()
+
+
+@pytest.mark.parametrize("round_the_clock", [False, True])
+def test_deadlines_are_whole_seconds_rounded_up(db, round_the_clock):
+    """A deadline reached inside working hours does not carry the microseconds of the moment
+    the stage began: Open311 and the API give it to the second, as stored."""
+    start = at(2026, 11, 23, 10, 0, 0, 250_000)
+    warn, deadline = workdays.stage_window(start, Decimal("1"), round_the_clock=round_the_clock)
+    assert deadline == at(2026, 11, 23, 11, 0, 1)
+    assert warn == at(2026, 11, 23, 10, 48, 1)
+    due = workdays.deadline_after(start, Decimal("2"), round_the_clock=round_the_clock)
+    assert due == at(2026, 11, 23, 12, 0, 1)

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django import template
+
+from linli.core.audit import Readable
+from linli.core.audit import readable as readable_entry
+from linli.core.models import AuditEntry
 
 register = template.Library()
 
 
 @register.filter
-def change_rows(changes: Any) -> list[tuple[str, dict[str, Any]]]:
-    """An audit entry's changes as rows: {field: [before, after]} or a plain note."""
-    if not isinstance(changes, dict):
-        return []
-    rows = []
-    for field, value in changes.items():
-        if isinstance(value, list) and len(value) == 2:
-            rows.append((field, {"before": value[0], "after": value[1]}))
-        else:
-            shown = ", ".join(map(str, value)) if isinstance(value, list) else value
-            rows.append((field, {"before": None, "after": shown}))
-    return rows
+def readable(entry: AuditEntry) -> Readable:
+    """An audit entry in the reader's language (core/audit.py)."""
+    return readable_entry(entry)

@@ -47,3 +47,17 @@ def chromium_page(*, width: int = 360, height: int = 740, locale: str = "zh-CN")
             # greenlet context); close it, or PostgreSQL keeps the test database busy and
             # cannot drop it. Browser tests use live_server, so nothing is rolled back here.
             connections.close_all()
+
+
+def log_in(page, url: str, user, password: str) -> None:
+    """Open `url` signed out; the login page sends the user back to it."""
+    page.goto(url)
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", password)
+    page.click("form[action='/login/'] button[type=submit]")
+    page.wait_for_url(url)
+
+
+def log_out(page) -> None:
+    page.click("form[action='/logout/'] button[type=submit]")
+    page.wait_for_url("**/login/")

@@ -17,7 +17,7 @@ from linli.api import api
 from linli.core.models import AuditEntry
 from linli.core.services import api_token_issue
 from linli.people import services as people_services
-from linli.people.models import FinancialRecord, Household, ImportJob, Person
+from linli.people.models import FinancialRecord, Household, ImportJob, Person, TransferRequest
 
 # Open311 is a public standard API with string ids and its own key and scope tests
 # (cases/tests/test_open311.py); jurisdiction rules for staff pages are walked here.
@@ -36,6 +36,14 @@ def targets(town, people, admin, neighbour):
     )
     job = ImportJob.objects.create(created_by=admin, original_name="x.xlsx", mode="good_rows")
     case = _neighbours_case(town, neighbour)
+    # Asked from this grid for the neighbour's person: only the neighbour's office answers it.
+    transfer = TransferRequest.objects.create(
+        person=people.other_head,
+        household=people.household,
+        requested_by=admin,
+        place_path=people.other_head.place_path,
+        requester_path=people.household.place_path,
+    )
     return {
         "case_id": case.id,
         "photo_id": _neighbours_photo(case, neighbour).id,
@@ -44,24 +52,17 @@ def targets(town, people, admin, neighbour):
         "person_id": people.other_head.id,
         "record_id": record.id,
         "job_id": job.id,
+        "transfer_id": transfer.id,
     }
 
 
 def _neighbours_case(town, neighbour):
     """A case reported by the neighbour (a grid worker on patrol) inside the neighbour's grid."""
-    from linli.cases.models import CalendarDay, Category
-    from linli.cases.seeding import (
-        CALENDAR_FILE,
-        TAXONOMY_FILE,
-        load_calendar,
-        load_categories,
-        read_json,
-    )
+    from linli.cases.models import Category
+    from linli.cases.seeding import load_reference_data
     from linli.cases.services import case_report
-    from linli.core.models import Department
 
-    load_categories(read_json(TAXONOMY_FILE), Category=Category, Department=Department)
-    load_calendar(read_json(CALENDAR_FILE), CalendarDay=CalendarDay)
+    load_reference_data()
     category = Category.objects.filter(parent__isnull=False).order_by("code").first()
     return case_report(
         actor=neighbour,
@@ -175,6 +176,7 @@ API_BODIES = {
         "valid_from": "2026-01-01",
     },
     ("post", "/api/v1/people/finances/{record_id}/void"): {"reason": "测试"},
+    ("post", "/api/v1/people/transfers/{transfer_id}/decline"): {"reason": "测试"},
     ("post", "/api/v1/cases/{case_id}/reject"): {"reason": "测试"},
     ("post", "/api/v1/cases/{case_id}/merge"): {"into_case_id": 1},
     ("post", "/api/v1/cases/{case_id}/dispatch"): {},
@@ -185,6 +187,7 @@ API_BODIES = {
     ("post", "/api/v1/cases/{case_id}/escalate"): {"reason": "测试"},
     ("post", "/api/v1/cases/{case_id}/whistle"): {"kind": "routine", "lead_department_id": 1},
     ("post", "/api/v1/cases/{case_id}/report-in"): {},
+    ("post", "/api/v1/cases/{case_id}/publish"): {"public": True},
     # Multipart in real use; the JSON body of the walk must still get the 404.
     ("post", "/api/v1/cases/{case_id}/photos"): {},
 }

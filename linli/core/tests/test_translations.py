@@ -72,3 +72,76 @@ def test_catalogue_has_every_message_of_the_sources():
     known = {e.msgid for e in po if not e.obsolete}
     missing = sorted(_source_messages() - known)
     assert not missing, f"run 'make messages' and translate: {missing[:10]}"
+
+
+GLOSSARY = LOCALE.parents[3] / "docs" / "glossary.md"
+
+
+def _glossary() -> dict[tuple[str | None, str], str]:
+    """(context, English term) → Chinese term, from the tables of docs/glossary.md."""
+    terms: dict[tuple[str | None, str], str] = {}
+    for line in GLOSSARY.read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if not line.startswith("|") or len(cells) < 3 or cells[0] in ("English", "---"):
+            continue
+        terms[(cells[1] or None, cells[0])] = cells[2]
+    return terms
+
+
+def _forms(term: str) -> list[str]:
+    """The msgids a term also covers: capitalised, and plural."""
+    plurals = [term + "s", term + "es"]
+    if term.endswith("y"):
+        plurals.append(term[:-1] + "ies")
+    return [term[:1].upper() + term[1:], *plurals, *(p[:1].upper() + p[1:] for p in plurals)]
+
+
+def test_the_glossary_covers_the_domain_and_reads_as_a_table():
+    terms = _glossary()
+    for english in ("household", "open", "kind", "Places", "Grid worker", "Register", "warning"):
+        assert any(key[1] == english for key in terms), english
+    assert terms[("person", "name")] == "姓名" and terms[(None, "name")] == "名称"
+
+
+def test_translations_follow_the_glossary():
+    terms = _glossary()
+    expected: dict[tuple[str | None, str], tuple[str, str]] = {}
+    for (context, term), chinese in terms.items():
+        for form in _forms(term):
+            expected.setdefault((context, form), (term, chinese))
+    for (context, term), chinese in terms.items():  # a row written exactly wins
+        expected[(context, term)] = (term, chinese)
+    po = polib.pofile(str(LOCALE / "django.po"))
+    wrong = [
+        f"{e.msgid!r} is {e.msgstr!r}, the glossary says {expected[key][1]!r} ({expected[key][0]})"
+        for e in po
+        if not e.obsolete
+        and e.msgstr
+        and (key := (e.msgctxt, e.msgid)) in expected
+        and e.msgstr != expected[key][1]
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize(
+    ("language", "brand"), [("zh-hans", ">邻里</a>"), ("en", ">Linli 邻里</a>")]
+)
+def test_the_header_names_the_product_once_in_each_language(client, db, language, brand):
+    from django.conf import settings
+
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    html = client.get("/login/").content.decode()
+    assert brand in html and "邻里 邻里" not in html
+
+
+def test_a_persons_name_and_a_places_name_are_different_words():
+    from linli.people.models import Person
+    from linli.people.spreadsheets import PERSON_COLUMNS
+    from linli.places.models import Place
+
+    column = next(c for c in PERSON_COLUMNS if c.key == "name")
+    with translation.override("zh-hans"):
+        assert str(column.label) == str(Person._meta.get_field("name").verbose_name) == "姓名"
+        assert str(Place._meta.get_field("name").verbose_name) == "名称"
+    with translation.override("en"):
+        assert str(column.label) == "Name"

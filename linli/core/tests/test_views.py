@@ -57,14 +57,15 @@ def test_elder_mode_and_language_switch(client, grid_worker):
 def test_audit_page_searches_within_the_jurisdiction(client, auditor, street_officer, people):
     client.force_login(auditor)
     html = client.get(reverse("audit")).content.decode()
-    assert "people.person" in html
+    assert '<span class="muted">人员</span>' in html  # the record type, by name
     today = dt.date.today().isoformat()
     body = client.post(
         reverse("audit"),
         {"object_type": "people.household", "date_from": today},
         headers={"HX-Request": "true"},
     ).content.decode()
-    assert "people.household" in body and "people.person #" not in body
+    assert '<span class="muted">住户</span>' in body
+    assert '<span class="muted">人员</span>' not in body
     bad = client.post(reverse("audit"), {"date_from": "2026-02-02", "date_to": "2026-01-01"})
     assert 'id="id_date_to_errors"' in bad.content.decode()
     client.force_login(street_officer)

@@ -16,6 +16,7 @@ from stdnum.cn import ric
 
 from linli.core.models import AuditEntry
 from linli.demo.generator import LOW_INCOME_LINE, REFERENCE_DATE
+from linli.demo.management.commands.seed import BBOX_LABEL
 from linli.people.idnumbers import parse_id_number, phone_problem
 from linli.people.models import FinancialRecord, Household, Person, Relation
 from linli.places.models import Place, PlaceLevel
@@ -40,7 +41,8 @@ def _age(birth: dt.date) -> int:
 
 
 def test_last_line_is_the_bounding_box_of_every_place(city, db):
-    last = city.strip().splitlines()[-1]
+    label, _, last = city.strip().splitlines()[-1].rpartition(" ")
+    assert label == BBOX_LABEL
     assert re.fullmatch(r"-?\d+\.\d{6},-?\d+\.\d{6},-?\d+\.\d{6},-?\d+\.\d{6}", last)
     min_lat, min_lng, max_lat, max_lng = map(float, last.split(","))
     box = Place.objects.aggregate(

@@ -8,10 +8,11 @@ from django.db import connection, transaction
 
 from linli.core.models import AuditEntry
 from linli.core.testing.factories import Town
+from linli.demo.management.commands.seed import BBOX_LABEL
 from linli.people.models import FinancialRecord, Household, Person
 from linli.places.models import Place
 
-BBOX = re.compile(r"-?\d+\.\d{6},-?\d+\.\d{6},-?\d+\.\d{6},-?\d+\.\d{6}")
+BBOX = re.compile(re.escape(BBOX_LABEL) + r" -?\d+\.\d{6},-?\d+\.\d{6},-?\d+\.\d{6},-?\d+\.\d{6}")
 
 
 class _Discard(Exception):

@@ -39,7 +39,7 @@ def test_person_export_is_masked_scoped_and_audited(client, grid_worker, people,
     )
     rows = workbook_rows(response)
     flat = str(rows)
-    assert rows[0][:4] == ["household number", "relation to householder", "name", "ID number"]
+    assert rows[0][:4] == ["Household number", "Relation to householder", "Name", "ID number"]
     assert sorted(r[2] for r in rows[1:]) == sorted([people.head.name, people.child.name])
     assert people.head.id_masked in flat and people.head.id_number not in flat
     assert "138****8000" in flat and "13800138000" not in flat
@@ -116,6 +116,6 @@ def test_the_template_is_in_the_callers_language_for_importers_only(
         "/api/v1/people/import-template", headers=as_user(street_officer, "zh-hans")
     )
     book = load_workbook(io.BytesIO(b"".join(chinese.streaming_content)))
-    assert book.sheetnames[1:] == ["户", "人员"]
+    assert book.sheetnames[1:] == ["住户", "人员"]
     refused = client.get("/api/v1/people/import-template", headers=as_user(grid_worker))
     assert refused.status_code == 403

@@ -183,7 +183,7 @@ def test_status_change_and_finance_records_from_the_detail_page(client, grid_wor
     record.refresh_from_db()
     assert record.voided_at is not None and record.void_reason == "录入错误"
     detail = client.get(reverse("people:person_detail", args=[people.head.id])).content.decode()
-    assert '<span class="muted">void_reason</span>' in detail  # the record's history is shown
+    assert '<span class="muted">作废原因</span>' in detail  # the record's history is shown
     client.post(reverse("people:person_status", args=[people.child.id]), {"status": "moved_out"})
     assert Person.objects.get(pk=people.child.pk).status == "moved_out"
 

@@ -136,11 +136,11 @@ def test_the_grid_found_carries_what_a_case_needs_and_loads_its_boundary_on_use(
 
 def test_a_redrawn_boundary_counts_at_once_in_the_process_that_saved_it(town, admin):
     assert grid_containing(37.005, 118.015) == town.other_grid  # the index is built now
-    # The first grid takes over the second's square.
-    services.place_update(actor=admin, place_id=town.grid.id, boundary=square(118.00, 37.00, 0.02))
+    # The second grid moves east, and the first takes over its old square.
     services.place_update(
         actor=admin, place_id=town.other_grid.id, boundary=square(118.05, 37.00, 0.01)
     )
+    services.place_update(actor=admin, place_id=town.grid.id, boundary=square(118.00, 37.00, 0.02))
     assert grid_containing(37.005, 118.015) == town.grid
     assert grid_containing(37.005, 118.055) == town.other_grid
 

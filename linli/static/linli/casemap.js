@@ -1,5 +1,5 @@
-// Open cases on the grid boundaries (GeoJSON; tiles only if configured), red when overdue,
-// amber when the deadline is near; a tap opens the case.
+// Open cases on the grid boundaries (GeoJSON, labelled with their names; tiles only if
+// configured), red when overdue, amber when the deadline is near; a tap opens the case.
 (function () {
   var data = JSON.parse(document.getElementById("map-data").textContent);
   var tiles = JSON.parse(document.getElementById("map-tiles").textContent);
@@ -7,9 +7,10 @@
   if (tiles) L.tileLayer(tiles, { maxZoom: 19 }).addTo(map);
   var group = L.featureGroup().addTo(map);
   data.grids.forEach(function (g) {
-    L.geoJSON(g.boundary, { style: { color: "#0b6e4f", weight: 1, fillOpacity: 0.04 } })
-      .bindTooltip(g.name).addTo(group);
+    var shape = L.geoJSON(g.boundary, { style: { color: "#0b6e4f", weight: 1, fillOpacity: 0.04 } });
+    LinliMap.label(shape, g.name).addTo(group);
   });
+  LinliMap.labelsByZoom(map);
   var colours = ["#0b6e4f", "#d9a400", "#ba2525"];
   // Least urgent first, so red markers are drawn on top.
   data.cases.slice().reverse().forEach(function (c) {

@@ -1,5 +1,5 @@
-// Draws a place's boundary and its children's from GeoJSON; tiles only if configured
-// (closed government networks often have none).
+// Draws a place's boundary and its children's from GeoJSON, the children labelled with their
+// names; tiles only if configured (closed government networks often have none).
 (function () {
   var data = JSON.parse(document.getElementById("map-data").textContent);
   var tiles = JSON.parse(document.getElementById("map-tiles").textContent);
@@ -7,9 +7,10 @@
   if (tiles) L.tileLayer(tiles, { maxZoom: 19 }).addTo(map);
   var group = L.featureGroup().addTo(map);
   data.children.forEach(function (c) {
-    L.geoJSON(c.boundary, { style: { color: "#0b6e4f", weight: 1, fillOpacity: 0.08 } })
-      .bindTooltip(c.name).on("click", function () { window.location = c.url; }).addTo(group);
+    var shape = L.geoJSON(c.boundary, { style: { color: "#0b6e4f", weight: 1, fillOpacity: 0.08 } });
+    LinliMap.label(shape, c.name).on("click", function () { window.location = c.url; }).addTo(group);
   });
+  LinliMap.labelsByZoom(map);
   if (data.boundary) {
     L.geoJSON(data.boundary, { style: { color: "#b44d12", weight: 3, fill: false } }).addTo(group);
   }

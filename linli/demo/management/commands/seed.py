@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from linli.core.context import acting_from
@@ -5,12 +6,25 @@ from linli.core.errors import ApplicationError
 from linli.demo.generator import bbox_line, city_generate, existing_bbox
 from linli.places.models import Place
 
+# Printed before the box so a reader knows the order of the four numbers; scripts take the text
+# after the last space.
+BBOX_LABEL = "Bounding box (min_lat,min_lng,max_lat,max_lng):"
+
+# Maps show grid boundaries on a blank background until a tile service is configured.
+TILES_HINT = (
+    "Maps draw the grid boundaries without a base map. For one, set LINLI_MAP_TILE_URL to a "
+    "tile URL template, e.g. 天地图 (Tianditu) with your browser key: "
+    "https://t0.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=vec"
+    "&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}"
+    "&tk=YOUR_KEY (the Content-Security-Policy then lets pages load images from that host)."
+)
+
 
 class Command(BaseCommand):
     help = (
         "Generate a deterministic synthetic city (places, households, persons, finances) into "
-        "an empty database. The last line printed is the city's bounding box: "
-        "min_lat,min_lng,max_lat,max_lng."
+        "an empty database. The last line printed is the city's bounding box, after the label "
+        f"'{BBOX_LABEL}'."
     )
 
     def add_arguments(self, parser):
@@ -31,7 +45,7 @@ class Command(BaseCommand):
                 raise CommandError("The places there have no coordinates, so there is no bbox.")
             if verbosity:
                 self.stderr.write("Places already exist; nothing generated.")
-            self.stdout.write(bbox_line(bbox))
+            self.stdout.write(f"{BBOX_LABEL} {bbox_line(bbox)}")
             return
         try:
             with acting_from("cli:seed"):
@@ -48,4 +62,6 @@ class Command(BaseCommand):
             f"persons, {summary.financial_records:,} financial records: {summary.rows:,} rows "
             f"in {summary.seconds:.1f} s ({summary.rows_per_second:,.0f} rows/s)."
         )
-        self.stdout.write(bbox_line(summary.bbox))
+        if verbosity and not settings.LINLI_MAP_TILE_URL:
+            self.stderr.write(TILES_HINT)
+        self.stdout.write(f"{BBOX_LABEL} {bbox_line(summary.bbox)}")
