@@ -96,7 +96,13 @@ def test_a_killed_worker_leaves_a_failed_import_not_a_stuck_one(town, tmp_path):
         "SECRET_KEY": "dev-test",
     }
     worker = subprocess.Popen(
-        [str(Path(sys.executable).parent / "linli"), "db_worker", "--no-startup-delay"],
+        # No reloader: under DEBUG it runs the worker in a child that SIGKILL would orphan.
+        [
+            str(Path(sys.executable).parent / "linli"),
+            "db_worker",
+            "--no-startup-delay",
+            "--no-reload",
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
