@@ -68,7 +68,6 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "linli.core.context.RequestSourceMiddleware",
     "linli.core.middleware.ApplicationErrorMiddleware",
-    "linli.core.unavailable.DatabaseUnavailableMiddleware",
     "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it turns a login refused for too many failures into a 429.
     "axes.middleware.AxesMiddleware",

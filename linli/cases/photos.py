@@ -9,6 +9,7 @@ import io
 import uuid
 from collections.abc import Iterator
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, default_storage
 from django.core.files.uploadedfile import UploadedFile
@@ -46,6 +47,16 @@ def photo_too_large_error(size: int) -> ValidationFailed:
         "limit": MAX_PHOTO_BYTES // (1024 * 1024),
     }
     return ValidationFailed(message, details={"file": [message]})
+
+
+def photos_too_large_error(size: int) -> ValidationFailed:
+    """The photos of one request together over the upload limit: their body was not read (see
+    core.uploads), so say why instead of losing them silently."""
+    message = _("The photos together are %(size).1f MB; send at most %(limit)d MB at once.") % {
+        "size": size / 2**20,
+        "limit": settings.LINLI_MAX_UPLOAD_BYTES // 2**20,
+    }
+    return ValidationFailed(message, details={"photos": [message]})
 
 
 def _not_a_photo() -> ValidationFailed:

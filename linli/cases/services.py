@@ -934,13 +934,20 @@ def case_report_in(
 # Publication
 
 
+def may_publish(actor: User) -> bool:
+    """Who may mark a case public: whoever registers cases, in any state (the page offers the
+    button on this answer; `case_publish` asks the same)."""
+    return actor.is_active and actor.has_perm_code(Perm.CASES_REGISTER)
+
+
 @transaction.atomic
 def case_publish(*, actor: User, case_id: Any, public: bool) -> Case:
     """Mark the case public (公开) or withdraw that: Open311 readers, who need no key, see its
     description and photos only while it is public; its status, dates and position always.
     Whoever registers cases decides, in any state; the reporter's identity is never shown."""
     case = _locked(actor, case_id)
-    _require(actor, Perm.CASES_REGISTER)
+    if not may_publish(actor):
+        raise PermissionDenied()
     if case.is_public == public:
         return case
     before = case.audit_snapshot()

@@ -102,11 +102,7 @@ def report(request: HttpRequest) -> HttpResponse:
     if too_large:
         # The body was not read (see core.uploads); say why instead of losing the photos.
         form.is_valid()
-        form.add_error(
-            "photos",
-            _("The photos together are %(size).1f MB; send at most %(limit)d MB with a report.")
-            % {"size": too_large / 2**20, "limit": settings.LINLI_MAX_UPLOAD_BYTES // 2**20},
-        )
+        form.add_error("photos", photos.photos_too_large_error(too_large).message)
     elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -222,8 +218,7 @@ def detail(request: HttpRequest, case_id: int) -> HttpResponse:
             if any(p.stage == stage for p in photos_of)
         ],
         "photo_form": PhotoForm() if photos.may_add(user, case) else None,
-        # case_publish asks for this permission in any state; the case is already in reach.
-        "may_publish": user.has_perm_code(Perm.CASES_REGISTER),
+        "may_publish": services.may_publish(user),
         "whistle": whistle,
         "summonses": summonses,
         "timeline": _labelled(selectors.case_timeline(actor=user, case_id=case.pk)),
@@ -410,13 +405,8 @@ def act(request: HttpRequest, case_id: int) -> HttpResponse:
     user = request.user
     case = selectors.case_get(actor=user, case_id=case_id)
     length = declared_size_over(request, settings.LINLI_MAX_UPLOAD_BYTES)
-    if length:
-        # The body was not read (see core.uploads): neither the action nor the photos.
-        message = _("The photos together are %(size).1f MB; send at most %(limit)d MB at once.") % {
-            "size": length / 2**20,
-            "limit": settings.LINLI_MAX_UPLOAD_BYTES // 2**20,
-        }
-        raise ValidationFailed(message, details={"photos": [message]})
+    if length:  # neither the action nor its photos were read
+        raise photos.photos_too_large_error(length)
     action = request.POST.get("action", "")
     if action not in ACTIONS:
         raise NotFound()
@@ -451,7 +441,7 @@ def photo_add(request: HttpRequest, case_id: int) -> HttpResponse:
     case = selectors.case_get(actor=request.user, case_id=case_id)
     length = declared_size_over(request, settings.LINLI_MAX_UPLOAD_BYTES)
     if length:
-        raise photos.photo_too_large_error(length)
+        raise photos.photos_too_large_error(length)
     form = PhotoForm(request.POST, request.FILES)
     if not form.is_valid():
         raise validation_failed_from_form(form, str(_("Choose a photo first.")))

@@ -48,17 +48,18 @@ class CasesProvider(Provider):
             return {}
         return {"cases.reported": (_("Problems I reported"), Kind.WAITING, selectors.reported_by)}
 
-    def todos(self, actor: User) -> list[Count]:
+    @staticmethod
+    def _counts(actor: User, lists: dict) -> list[Count]:
         return [
             Count(key, label, select(actor=actor).order_by().count(), kind)
-            for key, (label, kind, select) in self._todo_lists(actor).items()
+            for key, (label, kind, select) in lists.items()
         ]
 
+    def todos(self, actor: User) -> list[Count]:
+        return self._counts(actor, self._todo_lists(actor))
+
     def started(self, actor: User) -> list[Count]:
-        return [
-            Count(key, label, select(actor=actor).order_by().count(), kind)
-            for key, (label, kind, select) in self._started_lists(actor).items()
-        ]
+        return self._counts(actor, self._started_lists(actor))
 
     def recent_started(self, actor: User, limit: int) -> list[Row]:
         if not actor.has_perm_code(Perm.CASES_REPORT):

@@ -21,11 +21,12 @@ from ninja.security import HttpBearer, django_auth
 from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
-from .errors import ApplicationError, PermissionDenied, ValidationFailed
+from .errors import ApplicationError, PermissionDenied, ServiceUnavailable, ValidationFailed
+from .middleware import with_retry_after
 from .models import ApiToken, AuditEntry, User
 from .pagination import page_of
 from .roles import Perm
-from .unavailable import is_database_outage, log_outage, unavailable_response
+from .unavailable import is_database_outage, log_outage
 
 logger = logging.getLogger(__name__)
 
@@ -318,7 +319,7 @@ def server_error_body() -> dict[str, Any]:
 def install_error_handlers(api) -> None:
     @api.exception_handler(ApplicationError)
     def application_error(request, exc: ApplicationError):
-        return api.create_response(request, exc.as_dict(), status=exc.status)
+        return with_retry_after(api.create_response(request, exc.as_dict(), status=exc.status), exc)
 
     @api.exception_handler(NinjaValidationError)
     def validation_error(request, exc: NinjaValidationError):
@@ -364,7 +365,7 @@ def install_error_handlers(api) -> None:
         if not is_database_outage(exc):
             return server_error(request, exc)
         log_outage(request, exc)
-        return unavailable_response(request, as_json=True)
+        return application_error(request, ServiceUnavailable())
 
 
 # --- audit -------------------------------------------------------------------------------------

@@ -1,8 +1,7 @@
-"""A database that is locked or unreachable answers 503 with a retry hint, not 500.
-
-A page gets a plain page (rendered without the request's context, so without touching the
-database again), an htmx request the usual error partial, the JSON API and JSON clients the one
-error shape (`core/errors.py`), each with a Retry-After header.
+"""A database that is locked or unreachable answers 503 with a retry hint, not 500: what
+counts as an outage. Pages (core/middleware.py) and the API (core/api.py) render it as the
+`ServiceUnavailable` error: a plain page rendered without the request's context (so without
+touching the database again), the htmx partial, or the one JSON shape, with Retry-After.
 """
 
 from __future__ import annotations
@@ -11,10 +10,7 @@ import logging
 import sqlite3
 
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.template.loader import render_to_string
-
-from .errors import ServiceUnavailable
+from django.http import HttpRequest
 
 logger = logging.getLogger(__name__)
 
@@ -40,39 +36,6 @@ def is_database_outage(exc: BaseException) -> bool:
     return cause.sqlstate is None or cause.sqlstate.startswith(POSTGRES_OUTAGES)
 
 
-def unavailable_response(request: HttpRequest, *, as_json: bool) -> HttpResponse:
-    error = ServiceUnavailable()
-    if as_json:
-        response = JsonResponse(error.as_dict(), status=error.status)
-    elif request.headers.get("HX-Request") == "true":
-        response = HttpResponse(render_to_string("core/_error.html", {"error": error}), status=503)
-        # htmx ignores error responses unless told where to put them.
-        response["HX-Retarget"] = "#messages"
-        response["HX-Reswap"] = "innerHTML"
-    else:
-        html = render_to_string("core/unavailable.html", {"error": error})
-        response = HttpResponse(html, status=error.status)
-    response["Retry-After"] = str(error.retry_after)
-    return response
-
-
 def log_outage(request: HttpRequest, exc: BaseException) -> None:
     # The path only: a query string may carry personal data.
     logger.error("database unavailable on %s %s: %s", request.method, request.path, exc)
-
-
-class DatabaseUnavailableMiddleware:
-    """Turns a database outage raised while a view or its template runs into a 503."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        return self.get_response(request)
-
-    def process_exception(self, request, exception):
-        if not is_database_outage(exception):
-            return None
-        log_outage(request, exception)
-        as_json = request.headers.get("Accept", "").startswith("application/json")
-        return unavailable_response(request, as_json=as_json)
