@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 
+from linli.assistance.api import router as assistance_router
 from linli.cases.api import router as cases_router
 from linli.core.api import AUTH, ErrorOut, JsonParser, install_error_handlers
 from linli.core.api import router as core_router
@@ -105,3 +106,4 @@ api.add_router("/", core_router)
 api.add_router("/", places_router)
 api.add_router("/people", people_router)
 api.add_router("/cases", cases_router)
+api.add_router("/assistance", assistance_router)

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "linli.places",
     "linli.people",
     "linli.cases",
+    "linli.assistance",
     "linli.demo",
     "linli.workbench",
 ]

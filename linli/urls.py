@@ -11,6 +11,7 @@ urlpatterns = [
     path("people/", include("linli.people.urls")),
     path("open311/v2/", include("linli.cases.open311_urls")),
     path("cases/", include("linli.cases.urls")),
+    path("assistance/", include("linli.assistance.urls")),
     path("", include("linli.workbench.urls")),
     path("", include("linli.core.urls")),
 ]

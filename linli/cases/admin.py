@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import CalendarDay, Category
+from .models import Category
 
 
 @admin.register(Category)
@@ -23,10 +23,3 @@ class CategoryAdmin(admin.ModelAdmin):
     )
     list_filter = ("kind", "parent", "is_active")
     search_fields = ("code", "name", "name_en")
-
-
-@admin.register(CalendarDay)
-class CalendarDayAdmin(admin.ModelAdmin):
-    list_display = ("date", "is_workday", "name", "provisional")
-    list_filter = ("is_workday", "provisional")
-    date_hierarchy = "date"

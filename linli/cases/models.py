@@ -19,26 +19,6 @@ MAX_DESCRIPTION = 2000
 MAX_NOTE = 2000
 
 
-class CalendarDay(models.Model):
-    """An exception to Monday–Friday work (工作日历): a public holiday, or a make-up working day
-    (调休). Days without a row follow the week: Monday to Friday work, weekends off."""
-
-    date = models.DateField(_("date"), unique=True)
-    is_workday = models.BooleanField(_("working day"))
-    name = models.CharField(_("name"), max_length=100, blank=True)
-    # Statutory days of a year whose official schedule is not published yet.
-    provisional = models.BooleanField(_("provisional"), default=False)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        verbose_name = _("calendar day")
-        verbose_name_plural = _("calendar days")
-        ordering = ["date"]
-
-    def __str__(self) -> str:
-        return f"{self.date} {self.name}"
-
-
 class CategoryKind(models.TextChoices):
     COMPONENT = "component", _("Component")  # 部件
     EVENT = "event", _("Event")  # 事件
@@ -604,23 +584,6 @@ class Outbox(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.kind} {self.status}"
-
-
-class JobSchedule(models.Model):
-    """When each registered periodic job (see jobs.py) was last enqueued."""
-
-    name = models.CharField(max_length=100, unique=True)
-    last_enqueued_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("periodic job")
-        verbose_name_plural = _("periodic jobs")
-
-    def __str__(self) -> str:
-        return self.name
-
-    def is_due(self, now: dt.datetime, every: dt.timedelta) -> bool:
-        return self.last_enqueued_at is None or now - self.last_enqueued_at >= every
 
 
 class PhotoStage(models.TextChoices):

@@ -21,6 +21,7 @@ from linli.core.errors import Conflict, NotFound, PermissionDenied, ValidationFa
 from linli.core.inserts import insert_new, next_id, pipelined
 from linli.core.models import AuditAction, Department, User
 from linli.core.roles import Perm
+from linli.core.workdays import deadline_after, stage_window
 from linli.people.idnumbers import normalise_phone, phone_problem
 from linli.places.models import Place, PlaceLevel
 from linli.places.selectors import grid_containing, place_in_jurisdiction
@@ -45,7 +46,6 @@ from .models import (
 )
 from .selectors import reportable_category
 from .transitions import check
-from .workdays import deadline_after, stage_window
 
 BAD_RATING = 2  # 1 or 2 stars within the window reopens the case
 STAFF_SOURCES = (Source.GRID_PATROL, Source.HOTLINE, Source.MODULE)

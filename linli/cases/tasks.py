@@ -7,8 +7,7 @@ import datetime as dt
 from django_tasks import task
 
 from linli.core.context import acting_from
-
-from .jobs import system_job
+from linli.core.jobs import system_job
 
 
 @system_job(every=dt.timedelta(minutes=5))

@@ -4,7 +4,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from .logins import attempts_unlock
-from .models import ApiToken, AuditEntry, Department, User
+from .models import ApiToken, AuditEntry, CalendarDay, Department, User
 from .services import api_token_issue, api_token_revoke
 
 
@@ -95,3 +95,10 @@ class LoginFailuresAdmin(admin.ModelAdmin):
     def unlock(self, request, queryset):
         count = attempts_unlock(actor=request.user, attempts=queryset)
         self.message_user(request, _("%(count)d failed-login records cleared.") % {"count": count})
+
+
+@admin.register(CalendarDay)
+class CalendarDayAdmin(admin.ModelAdmin):
+    list_display = ("date", "is_workday", "name", "provisional")
+    list_filter = ("is_workday", "provisional")
+    date_hierarchy = "date"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 from functools import cached_property
@@ -166,3 +167,40 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_label}"
+
+
+class CalendarDay(models.Model):
+    """An exception to Monday–Friday work (工作日历): a public holiday, or a make-up working day
+    (调休). Days without a row follow the week: Monday to Friday work, weekends off."""
+
+    date = models.DateField(_("date"), unique=True)
+    is_workday = models.BooleanField(_("working day"))
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    # Statutory days of a year whose official schedule is not published yet.
+    provisional = models.BooleanField(_("provisional"), default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("calendar day")
+        verbose_name_plural = _("calendar days")
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.name}"
+
+
+class JobSchedule(models.Model):
+    """When each registered periodic job (see core/jobs.py) was last enqueued."""
+
+    name = models.CharField(max_length=100, unique=True)
+    last_enqueued_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("periodic job")
+        verbose_name_plural = _("periodic jobs")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def is_due(self, now: dt.datetime, every: dt.timedelta) -> bool:
+        return self.last_enqueued_at is None or now - self.last_enqueued_at >= every

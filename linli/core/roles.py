@@ -39,6 +39,16 @@ class Perm:
     CASES_CLOSE = "cases.close"
     CASES_ESCALATE = "cases.escalate"
     CASES_WHISTLE = "cases.whistle"  # district command centre: summon departments
+    ASSISTANCE_VIEW = "assistance.view"
+    ASSISTANCE_APPLY = "assistance.apply"  # file an application (residents for themselves)
+    ASSISTANCE_INVESTIGATE = "assistance.investigate"  # household investigation (入户调查)
+    ASSISTANCE_ACCEPT = "assistance.accept"  # acceptance by the street (受理)
+    ASSISTANCE_DECIDE = "assistance.decide"  # decide at the actor's tier (审核/审批)
+    ASSISTANCE_PAY = "assistance.pay"  # prepare payment cycles, import bank returns
+    ASSISTANCE_APPROVE_PAYMENT = "assistance.approve_payment"  # the checker of a cycle
+    ASSISTANCE_POLICY = "assistance.policy"  # edit policy sets
+    ASSISTANCE_SUPERVISE = "assistance.supervise"  # fund supervision findings (阳光监管)
+    ASSISTANCE_SIMULATE = "assistance.simulate"  # policy simulation
 
 
 _FIELD_STAFF = {
@@ -61,12 +71,30 @@ _CASE_LOOP = {
     Perm.CASES_ESCALATE,
 }
 
+# Assistance at the community: applications for residents and household investigations.
+_ASSISTANCE_FIELD = {
+    Perm.ASSISTANCE_VIEW,
+    Perm.ASSISTANCE_APPLY,
+    Perm.ASSISTANCE_INVESTIGATE,
+}
+
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    Role.RESIDENT: frozenset({Perm.CASES_REPORT}),
-    Role.GRID_WORKER: frozenset(_FIELD_STAFF | _CASE_LOOP),
-    Role.COMMUNITY_WORKER: frozenset(_FIELD_STAFF | _CASE_LOOP | {Perm.PEOPLE_IMPORT}),
+    Role.RESIDENT: frozenset({Perm.CASES_REPORT, Perm.ASSISTANCE_APPLY}),
+    Role.GRID_WORKER: frozenset(_FIELD_STAFF | _CASE_LOOP | _ASSISTANCE_FIELD),
+    Role.COMMUNITY_WORKER: frozenset(
+        _FIELD_STAFF | _CASE_LOOP | _ASSISTANCE_FIELD | {Perm.PEOPLE_IMPORT}
+    ),
     Role.STREET_OFFICER: frozenset(
-        _FIELD_STAFF | _CASE_LOOP | {Perm.PEOPLE_IMPORT, Perm.PLACES_CHANGE}
+        _FIELD_STAFF
+        | _CASE_LOOP
+        | _ASSISTANCE_FIELD
+        | {
+            Perm.PEOPLE_IMPORT,
+            Perm.PLACES_CHANGE,
+            Perm.ASSISTANCE_ACCEPT,
+            Perm.ASSISTANCE_DECIDE,
+            Perm.ASSISTANCE_PAY,
+        }
     ),
     Role.DEPARTMENT_HANDLER: frozenset(
         {Perm.PLACES_VIEW, Perm.CASES_VIEW, Perm.CASES_HANDLE, Perm.CASES_ESCALATE}
@@ -74,6 +102,17 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.CIVIL_AFFAIRS: frozenset(
         _FIELD_STAFF
         | {Perm.PEOPLE_IMPORT, Perm.PEOPLE_EXPORT_FULL, Perm.PLACES_CHANGE, Perm.CASES_REPORT}
+        | {
+            Perm.ASSISTANCE_VIEW,
+            Perm.ASSISTANCE_APPLY,
+            Perm.ASSISTANCE_ACCEPT,
+            Perm.ASSISTANCE_DECIDE,
+            Perm.ASSISTANCE_PAY,
+            Perm.ASSISTANCE_APPROVE_PAYMENT,
+            Perm.ASSISTANCE_POLICY,
+            Perm.ASSISTANCE_SUPERVISE,
+            Perm.ASSISTANCE_SIMULATE,
+        }
     ),
     Role.COMMAND_OPERATOR: frozenset(
         {
@@ -91,7 +130,15 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         }
     ),
     Role.AUDITOR: frozenset(
-        {Perm.CASES_VIEW, Perm.PLACES_VIEW, Perm.PEOPLE_VIEW, Perm.PEOPLE_EXPORT, Perm.AUDIT_VIEW}
+        {
+            Perm.CASES_VIEW,
+            Perm.PLACES_VIEW,
+            Perm.PEOPLE_VIEW,
+            Perm.PEOPLE_EXPORT,
+            Perm.AUDIT_VIEW,
+            Perm.ASSISTANCE_VIEW,
+            Perm.ASSISTANCE_SUPERVISE,
+        }
     ),
     Role.ADMIN: frozenset({v for k, v in vars(Perm).items() if k.isupper() and isinstance(v, str)}),
 }

@@ -20,7 +20,7 @@ from shapely.geometry import Point, shape
 
 from linli.cases.models import Case, CaseEvent, CaseState, Category, CloseReason, Source
 from linli.cases.sweep import run_sweep
-from linli.cases.workdays import current_calendar, stage_window
+from linli.core.workdays import current_calendar, stage_window
 from linli.places.models import Place, PlaceLevel
 
 DAYS = 180

@@ -94,6 +94,14 @@ class DisabilityCategory(models.TextChoices):
     MULTIPLE = "multiple", _("Multiple")  # 多重
 
 
+class WorkCapacity(models.TextChoices):
+    """Capacity to work (劳动能力), as assessed for assistance: working age and health."""
+
+    FULL = "full", _("Able to work")  # 有劳动能力
+    PARTIAL = "partial", _("Partly able to work")  # 部分丧失劳动能力
+    NONE = "none", _("Unable to work")  # 无劳动能力
+
+
 class Tag(models.TextChoices):
     """Search tags; each maps to a column or a derived condition (see `PersonQuerySet.tagged`)."""
 
@@ -220,9 +228,13 @@ class Person(Audited):
     veteran = models.BooleanField(_("veteran"), default=False)
     left_behind_child = models.BooleanField(_("left-behind child"), default=False)
     chronic_illness = models.BooleanField(_("chronic illness"), default=False)
+    work_capacity = models.CharField(
+        _("capacity to work"), max_length=8, choices=WorkCapacity.choices, blank=True
+    )
     status = models.CharField(
         _("status"), max_length=16, choices=RecordStatus.choices, default=RecordStatus.ACTIVE
     )
+    died_on = models.DateField(_("date of death"), null=True, blank=True)
     account = models.OneToOneField(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -253,7 +265,9 @@ class Person(Audited):
         "veteran",
         "left_behind_child",
         "chronic_illness",
+        "work_capacity",
         "status",
+        "died_on",
     )
     audit_masks = {"id_number": mask_id_number, "phone": mask_phone}
 
@@ -387,11 +401,24 @@ class FinanceCategory(models.TextChoices):
 
 
 class FinanceKind(models.TextChoices):
+    """Kinds fine enough for a policy to count, exempt or deduct each (see assistance.policy).
+    The first five are the statistical groups the registry began with; records of those kinds
+    stay as they were."""
+
     WAGE = "wage", _("Wages")  # 工资性收入
     BUSINESS = "business", _("Business income")  # 经营净收入
     PROPERTY_INCOME = "property_income", _("Property income")  # 财产净收入
     TRANSFER = "transfer", _("Transfers and pensions")  # 转移净收入
     OTHER_INCOME = "other_income", _("Other income")
+    RETIREMENT_PENSION = "retirement_pension", _("Retirement pension")  # 退休金
+    BASIC_PENSION = "basic_pension", _("Basic pension")  # 城乡居民基础养老金
+    FAMILY_SUPPORT = "family_support", _("Support from family")  # 赡养费/抚养费
+    ELDERLY_ALLOWANCE = "elderly_allowance", _("Old-age allowance")  # 高龄津贴
+    DISABILITY_ALLOWANCE = "disability_allowance", _("Disability allowances")  # 残疾人两项补贴
+    ASSISTANCE_RECEIVED = "assistance_received", _("Assistance received")  # 救助金
+    SCHOLARSHIP = "scholarship", _("Scholarship or student grant")  # 奖学金、助学金
+    MERIT_AWARD = "merit_award", _("Award for merit")  # 见义勇为等奖励
+    SOCIAL_INSURANCE = "social_insurance", _("Own social-insurance contributions")  # 个人缴纳社保
     SAVINGS = "savings", _("Savings")  # 存款
     SECURITIES = "securities", _("Securities")
     VEHICLE = "vehicle", _("Vehicle")  # 机动车
@@ -401,7 +428,22 @@ class FinanceKind(models.TextChoices):
 
 
 KINDS_BY_CATEGORY: dict[str, tuple[str, ...]] = {
-    FinanceCategory.INCOME: ("wage", "business", "property_income", "transfer", "other_income"),
+    FinanceCategory.INCOME: (
+        "wage",
+        "business",
+        "property_income",
+        "transfer",
+        "other_income",
+        "retirement_pension",
+        "basic_pension",
+        "family_support",
+        "elderly_allowance",
+        "disability_allowance",
+        "assistance_received",
+        "scholarship",
+        "merit_award",
+        "social_insurance",
+    ),
     FinanceCategory.ASSET: ("savings", "securities", "vehicle", "extra_housing"),
     FinanceCategory.EXPENDITURE: ("medical", "education"),
 }
@@ -446,6 +488,9 @@ class FinancialRecord(Audited):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     voided_at = models.DateTimeField(_("voided at"), null=True, blank=True, editable=False)
     void_reason = models.CharField(_("void reason"), max_length=200, blank=True, editable=False)
+    # A wage from a job taken up while receiving assistance: exempt for the months a policy
+    # sets (新增就业收入豁免), counted from valid_from.
+    new_employment = models.BooleanField(_("new employment"), default=False)
 
     objects = FinancialRecordQuerySet.as_manager()
 
@@ -459,6 +504,7 @@ class FinancialRecord(Audited):
         "note",
         "voided_at",
         "void_reason",
+        "new_employment",
     )
 
     class Meta:
@@ -701,3 +747,260 @@ class TransferRequest(Audited):
         errors = control_character_errors(self, ("decline_reason",))
         if errors:
             raise ValidationError(errors)
+
+
+def mask_account_number(value: str | None) -> str:
+    """6222 **** **** 1234: bank and last four kept, like an ID number."""
+    if not value:
+        return ""
+    if len(value) <= 8:
+        return "*" * len(value)
+    return value[:4] + "*" * (len(value) - 8) + value[-4:]
+
+
+class PersonFactQuerySet(ScopedQuerySet):
+    """Facts about a person, scoped by the person's place."""
+
+    permission_prefix = "people"
+
+    def current(self):
+        return self.filter(voided_at__isnull=True)
+
+    def for_resident(self, actor):
+        return self.filter(person__household__members__account=actor)
+
+
+class PersonFact(Audited):
+    """Common columns of the dated facts assistance decisions cite; voided, never deleted."""
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, verbose_name=_("person"))
+    place_path = models.CharField(max_length=255, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("recorded by"),
+        editable=False,
+    )
+    voided_at = models.DateTimeField(_("voided at"), null=True, blank=True, editable=False)
+    void_reason = models.CharField(_("void reason"), max_length=200, blank=True, editable=False)
+
+    objects = PersonFactQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        self.place_path = self.person.place_path
+        super().save(*args, **kwargs)
+
+
+class SeriousIllness(PersonFact):
+    """A serious illness (重特大疾病) diagnosed in a person: it allows covering that person alone
+    (单人保) and counts for expenditure-type hardship."""
+
+    person = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="illnesses", verbose_name=_("person")
+    )
+    illness = models.CharField(_("illness"), max_length=100)
+    diagnosed_on = models.DateField(_("diagnosed on"))
+    ended_on = models.DateField(_("cured or ended on"), null=True, blank=True)
+    hospital = models.CharField(_("hospital"), max_length=100, blank=True)
+
+    audit_fields = ("person", "illness", "diagnosed_on", "ended_on", "hospital", "voided_at")
+
+    class Meta:
+        verbose_name = _("serious illness")
+        verbose_name_plural = _("serious illnesses")
+        ordering = ["-diagnosed_on", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ended_on__isnull=True) | Q(ended_on__gte=models.F("diagnosed_on")),
+                name="illness_period_ordered",
+                violation_error_message=_("The end date cannot be before the diagnosis."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.illness
+
+    def audit_label(self) -> str:
+        return f"{mask_name(self.person.name)} · {self.illness}"
+
+    def holds_on(self, day: dt.date) -> bool:
+        return self.diagnosed_on <= day and (self.ended_on is None or day <= self.ended_on)
+
+
+SELF_CARE_ITEMS = ("eating", "dressing", "bed_transfer", "toileting", "indoor_walking", "bathing")
+
+
+class SelfCareLevel(models.TextChoices):
+    """Classification of the six-item assessment (特困人员生活自理能力): items not managed."""
+
+    INDEPENDENT = "independent", _("Fully self-caring")  # 全自理: 0 items
+    PARTIAL = "partial", _("Partly unable to care for oneself")  # 部分丧失: 1–3 items
+    DEPENDENT = "dependent", _("Wholly unable to care for oneself")  # 完全丧失: 4–6 items
+
+
+class SelfCareAssessment(PersonFact):
+    """The six-item self-care assessment (生活自理能力评估): whether the person manages each of
+    eating, dressing, getting in and out of bed, using the toilet, walking indoors and bathing
+    unaided, on a date, by an assessor."""
+
+    person = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="self_care", verbose_name=_("person")
+    )
+    assessed_on = models.DateField(_("assessed on"))
+    assessor = models.CharField(_("assessor"), max_length=100)
+    eating = models.BooleanField(_("eats unaided"))  # 自主吃饭
+    dressing = models.BooleanField(_("dresses unaided"))  # 自主穿衣
+    bed_transfer = models.BooleanField(_("gets in and out of bed unaided"))  # 自主上下床
+    toileting = models.BooleanField(_("uses the toilet unaided"))  # 自主如厕
+    indoor_walking = models.BooleanField(_("walks indoors unaided"))  # 室内行走
+    bathing = models.BooleanField(_("bathes unaided"))  # 自主洗澡
+
+    audit_fields = ("person", "assessed_on", "assessor", *SELF_CARE_ITEMS, "voided_at")
+
+    class Meta:
+        verbose_name = _("self-care assessment")
+        verbose_name_plural = _("self-care assessments")
+        ordering = ["-assessed_on", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.assessed_on} {self.get_level_display()}"
+
+    def audit_label(self) -> str:
+        return f"{mask_name(self.person.name)} · {self.assessed_on}"
+
+    @property
+    def items_not_managed(self) -> int:
+        return sum(not getattr(self, item) for item in SELF_CARE_ITEMS)
+
+    @property
+    def level(self) -> str:
+        return level_of_self_care(self.items_not_managed)
+
+    def get_level_display(self) -> str:
+        return str(SelfCareLevel(self.level).label)
+
+
+def level_of_self_care(items_not_managed: int) -> str:
+    if items_not_managed == 0:
+        return SelfCareLevel.INDEPENDENT
+    return SelfCareLevel.PARTIAL if items_not_managed <= 3 else SelfCareLevel.DEPENDENT
+
+
+class SupporterRelation(models.TextChoices):
+    """Who owes a person support by law (法定赡养、抚养、扶养义务人)."""
+
+    SPOUSE = "spouse", _("Spouse")  # 扶养
+    CHILD = "child", _("Child")  # 赡养
+    PARENT = "parent", _("Parent")  # 抚养
+    GRANDCHILD = "grandchild", _("Grandchild")
+    GRANDPARENT = "grandparent", _("Grandparent")
+    SIBLING = "sibling", _("Sibling")
+
+
+class LegalSupporter(PersonFact):
+    """A legal supporter of a person, who may live in another household or outside the
+    registry, and whether they are able to support (有无赡养能力)."""
+
+    person = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="supporters", verbose_name=_("person")
+    )
+    supporter = models.ForeignKey(
+        Person,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="supported",
+        verbose_name=_("supporter in the registry"),
+    )
+    # For a supporter outside the registry (living in another city, say).
+    supporter_name = models.CharField(_("supporter's name"), max_length=50, blank=True)
+    relation = models.CharField(
+        _("relation to the person"), max_length=16, choices=SupporterRelation.choices
+    )
+    able_to_support = models.BooleanField(_("able to support"))
+    # Why not able: no income, disabled, on assistance themselves, …
+    assessment = models.CharField(_("assessment"), max_length=200, blank=True)
+    # Support paid each month, counted as the person's income by most policies (赡养费).
+    monthly_support = models.DecimalField(
+        _("support paid per month (yuan)"), max_digits=10, decimal_places=2, default=0
+    )
+
+    audit_fields = (
+        "person",
+        "supporter",
+        "supporter_name",
+        "relation",
+        "able_to_support",
+        "assessment",
+        "monthly_support",
+        "voided_at",
+    )
+
+    class Meta:
+        verbose_name = _("legal supporter")
+        verbose_name_plural = _("legal supporters")
+        ordering = ["person", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(supporter__isnull=False) | ~Q(supporter_name=""),
+                name="supporter_named",
+                violation_error_message=_("Choose the supporter in the registry or give a name."),
+            ),
+            models.CheckConstraint(
+                condition=Q(monthly_support__gte=0),
+                name="supporter_support_not_negative",
+                violation_error_message=_("Support paid cannot be negative."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.supporter.name if self.supporter_id else self.supporter_name
+
+    def audit_label(self) -> str:
+        return f"{mask_name(self.person.name)} ← {mask_name(str(self))}"
+
+
+class BankAccount(PersonFact):
+    """The account assistance is paid into (收款账户); shown masked, its full number logged
+    each time it is revealed. One active account per person."""
+
+    person = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="bank_accounts", verbose_name=_("person")
+    )
+    bank = models.CharField(_("bank"), max_length=60)
+    account_number = models.CharField(_("account number"), max_length=32)
+    holder_name = models.CharField(_("account holder"), max_length=50)
+
+    audit_fields = ("person", "bank", "account_number", "holder_name", "voided_at")
+    audit_masks = {"account_number": mask_account_number}
+
+    class Meta:
+        verbose_name = _("bank account")
+        verbose_name_plural = _("bank accounts")
+        ordering = ["person", "-created_at"]
+        indexes = [models.Index(fields=["account_number"], name="bank_account_number_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["person"],
+                condition=Q(voided_at__isnull=True),
+                name="one_active_bank_account_per_person",
+                violation_error_message=_("This person already has an account for payments."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bank} {self.account_masked}"
+
+    def audit_label(self) -> str:
+        return f"{mask_name(self.person.name)} · {self.account_masked}"
+
+    @property
+    def account_masked(self) -> str:
+        return mask_account_number(self.account_number)

@@ -4,8 +4,8 @@ import datetime as dt
 
 from django_tasks import task
 
-from linli.cases.jobs import system_job
 from linli.core.context import acting_from
+from linli.core.jobs import system_job
 
 from .imports import import_job_run, import_jobs_fail_stale
 

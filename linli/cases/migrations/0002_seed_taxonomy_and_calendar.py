@@ -5,13 +5,8 @@ from django.db import migrations
 
 
 def seed(apps, schema_editor):
-    from linli.cases.seeding import (
-        CALENDAR_FILE,
-        TAXONOMY_FILE,
-        load_calendar,
-        load_categories,
-        read_json,
-    )
+    from linli.cases.seeding import TAXONOMY_FILE, load_categories
+    from linli.core.calendar_data import CALENDAR_FILE, load_calendar, read_json
 
     load_categories(
         read_json(TAXONOMY_FILE),

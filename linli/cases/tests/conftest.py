@@ -4,9 +4,10 @@ from types import SimpleNamespace
 import pytest
 from django.utils import timezone
 
-from linli.cases import notifications, services, workdays
+from linli.cases import notifications, services
 from linli.cases.models import Case, Category
 from linli.cases.seeding import load_reference_data
+from linli.core import workdays
 from linli.core.models import Department
 from linli.core.roles import Role
 from linli.core.testing.factories import make_user

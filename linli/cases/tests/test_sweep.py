@@ -6,11 +6,9 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from linli.cases import services
-from linli.cases.jobs import registered_jobs
 from linli.cases.models import (
     Case,
     CaseEvent,
-    JobSchedule,
     Outbox,
     SweepRun,
     Tier,
@@ -19,7 +17,8 @@ from linli.cases.models import (
 )
 from linli.cases.sweep import run_sweep
 from linli.core.context import acting_from
-from linli.core.models import AuditEntry
+from linli.core.jobs import registered_jobs
+from linli.core.models import AuditEntry, JobSchedule
 
 
 def set_stage(case, *, warn_in: dt.timedelta, due_in: dt.timedelta, now: dt.datetime):

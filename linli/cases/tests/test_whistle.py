@@ -4,9 +4,9 @@ import pytest
 
 from linli.cases import services
 from linli.cases.models import Case, CaseEvent, CaseState, Outbox, Tier, WhistleSummons
-from linli.cases.workdays import whole_second
 from linli.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from linli.core.models import AuditEntry
+from linli.core.workdays import whole_second
 
 
 @pytest.fixture

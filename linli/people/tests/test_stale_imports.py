@@ -23,7 +23,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from openpyxl import Workbook
 
-from linli.cases.jobs import registered_jobs
+from linli.core.jobs import registered_jobs
 from linli.core.roles import Role
 from linli.core.testing.factories import make_id_number, make_user
 from linli.people import imports, spreadsheets

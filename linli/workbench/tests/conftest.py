@@ -4,9 +4,9 @@ import zoneinfo
 import pytest
 import time_machine
 
-from linli.cases import workdays
 from linli.cases.models import Category
 from linli.cases.seeding import load_reference_data
+from linli.core import workdays
 
 # A Wednesday morning in working hours, China time.
 NOW = dt.datetime(2026, 6, 3, 10, 0, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))

@@ -4,9 +4,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from linli.cases import workdays
-from linli.cases.models import CalendarDay
-from linli.cases.seeding import CALENDAR_FILE, load_calendar, read_json
+from linli.core import workdays
+from linli.core.calendar_data import CALENDAR_FILE, load_calendar, read_json
+from linli.core.models import CalendarDay
 
 
 class Command(BaseCommand):

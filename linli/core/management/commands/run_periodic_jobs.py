@@ -2,8 +2,8 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from linli.cases.jobs import registered_jobs, run_due_jobs
 from linli.core.context import acting_from
+from linli.core.jobs import registered_jobs, run_due_jobs
 
 
 class Command(BaseCommand):

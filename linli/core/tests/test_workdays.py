@@ -8,10 +8,10 @@ from django.core.management import call_command
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linli.cases import workdays
-from linli.cases.models import CalendarDay
-from linli.cases.seeding import CALENDAR_FILE, load_calendar, overrides_from, read_json
-from linli.cases.workdays import WORKDAY_END, WORKDAY_START, WorkCalendar
+from linli.core import workdays
+from linli.core.calendar_data import CALENDAR_FILE, load_calendar, overrides_from, read_json
+from linli.core.models import CalendarDay
+from linli.core.workdays import WORKDAY_END, WORKDAY_START, WorkCalendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CAL = WorkCalendar(overrides_from(read_json(CALENDAR_FILE)))
@@ -166,3 +166,20 @@ def test_deadlines_are_whole_seconds_rounded_up(db, round_the_clock):
     assert warn == at(2026, 11, 23, 10, 48, 1)
     due = workdays.deadline_after(start, Decimal("2"), round_the_clock=round_the_clock)
     assert due == at(2026, 11, 23, 12, 0, 1)
+
+
+def test_working_days_skip_the_national_day_week_and_count_its_make_up_day():
+    # 2026: 1–7 October off, Saturday 10 October worked (调休), as the shipped file says.
+    assert CAL.add_working_days(dt.date(2026, 9, 30), 1) == dt.date(2026, 10, 8)
+    assert CAL.add_working_days(dt.date(2026, 9, 30), 3) == dt.date(2026, 10, 10)
+    assert CAL.add_working_days(dt.date(2026, 10, 3), 0) == dt.date(2026, 10, 3)
+    assert CAL.working_days_between(dt.date(2026, 9, 30), dt.date(2026, 10, 10)) == 3
+    with pytest.raises(ValueError):
+        CAL.add_working_days(dt.date(2026, 9, 30), -1)
+
+
+@given(st.dates(dt.date(2026, 1, 1), dt.date(2027, 12, 1)), st.integers(0, 40))
+def test_working_days_added_are_counted_back(start, days):
+    end = CAL.add_working_days(start, days)
+    assert CAL.working_days_between(start, end) == days
+    assert days == 0 or CAL.is_workday(end)

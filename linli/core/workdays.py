@@ -1,4 +1,5 @@
-"""Working-time arithmetic on the calendar held as data (工作日历).
+"""Working-time arithmetic on the calendar held as data (工作日历), for every capability with
+time limits: the cases loop counts working hours, services and assistance count working days.
 
 A stage limit is a number of working hours. Working hours run 09:00–17:00 (8 a day) on working
 days, in the project's time zone (settings.TIME_ZONE). A day is a working day unless a
@@ -109,6 +110,27 @@ class WorkCalendar:
     def working_hours_between(self, start: dt.datetime, end: dt.datetime) -> Decimal:
         return (Decimal(self.working_seconds_between(start, end)) / 3600).quantize(Decimal("0.01"))
 
+    def add_working_days(self, day: dt.date, days: int) -> dt.date:
+        """The date `days` working days after `day` (a limit of "3 working days" from an act on
+        `day` ends on this date); the day itself does not count, whether it is worked or not."""
+        if days < 0:
+            raise ValueError("a number of working days cannot be negative")
+        for _ in range(days):
+            day += dt.timedelta(days=1)
+            for _ in range(MAX_DAYS):
+                if self.is_workday(day):
+                    break
+                day += dt.timedelta(days=1)
+        return day
+
+    def working_days_between(self, start: dt.date, end: dt.date) -> int:
+        """Working days after `start` up to and including `end` (0 if `end` is not later)."""
+        count, day = 0, start
+        while day < end:
+            day += dt.timedelta(days=1)
+            count += self.is_workday(day)
+        return count
+
 
 _lock = threading.Lock()
 _cached: WorkCalendar | None = None
@@ -164,3 +186,9 @@ def stage_window(
     seconds = to_seconds(hours)
     warn_seconds = int(seconds * WARN_FRACTION)
     return _after(start, warn_seconds, round_the_clock), _after(start, seconds, round_the_clock)
+
+
+def due_date(start: dt.date, days: int) -> dt.date:
+    """The last day of a limit of `days` working days counted from `start` (assistance and
+    services count their limits in days, the cases loop in hours)."""
+    return current_calendar().add_working_days(start, days)
