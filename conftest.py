@@ -116,3 +116,13 @@ def people(town, admin):
     p.household, p.head, p.child = household("H0001", town.building, "张")
     p.other_household, p.other_head, p.other_child = household("H0002", town.other_building, "李")
     return p
+
+
+@pytest.fixture
+def postgresql_only():
+    """For modules of races (`pytest.mark.usefixtures("postgresql_only")`): SQLite serialises
+    writers, so only PostgreSQL can show a race."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers; the race needs PostgreSQL")

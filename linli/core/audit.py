@@ -288,6 +288,7 @@ NOTE_LABELS = {
     "persons": _("Persons"),
     "bad_rows": _("Bad rows"),
     "registered_elsewhere": _("Registered elsewhere"),
+    "finances": _("Incomes, assets and expenditure"),
 }
 
 

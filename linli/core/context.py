@@ -48,6 +48,8 @@ _STATISTICS_ROLES = frozenset(
     {"command_operator", "street_officer", "community_worker", "auditor", "admin"}
 )
 _MAP_ROLES = _STATISTICS_ROLES | {"grid_worker"}
+_RESIDENTS = frozenset({"resident"})
+_POLICY_ROLES = frozenset({"civil_affairs", "street_officer", "auditor", "admin"})
 
 
 def _nav_items(request) -> list[dict]:
@@ -72,6 +74,19 @@ def _nav_items(request) -> list[dict]:
         ("cases:map", _("Map of open cases"), (Perm.CASES_VIEW, _MAP_ROLES)),
         ("cases:report", _("Report a problem"), (Perm.CASES_REPORT, None)),
         ("cases:mine", _("My reports"), (Perm.CASES_REPORT, frozenset({"resident"}))),
+        ("assistance:applications", _("Assistance applications"), (Perm.ASSISTANCE_VIEW, None)),
+        ("assistance:apply", _("Apply for assistance"), (Perm.ASSISTANCE_APPLY, _RESIDENTS)),
+        ("assistance:benefits", _("Recipients"), (Perm.ASSISTANCE_VIEW, None)),
+        ("assistance:assess", _("Eligibility check"), (Perm.ASSISTANCE_VIEW, None)),
+        ("assistance:cycles", _("Payment cycles"), (Perm.ASSISTANCE_PAY, None)),
+        ("assistance:findings", _("Fund supervision"), (Perm.ASSISTANCE_SUPERVISE, None)),
+        (
+            "assistance:statistics",
+            _("Assistance statistics"),
+            (Perm.ASSISTANCE_VIEW, _STATISTICS_ROLES | {"civil_affairs"}),
+        ),
+        ("assistance:policies", _("Assistance policies"), (Perm.ASSISTANCE_VIEW, _POLICY_ROLES)),
+        ("assistance:staff_relatives", _("Declared relatives"), (Perm.ASSISTANCE_VIEW, None)),
         ("audit", _("Audit log"), (Perm.AUDIT_VIEW, None)),
     ]
     items = []

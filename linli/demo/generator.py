@@ -2,7 +2,11 @@
 
 `city_generate(households=N, seed=S)` builds one city: districts and counties, streets and
 townships, communities and villages, grids that tile every community, compounds and buildings,
-then N households with their members and dated income, asset and expenditure records.
+then N households with their members, dated income, asset and expenditure records, and the
+facts assistance decisions rest on (circumstances.py: capacity to work, serious illnesses,
+self-care assessments, legal supporters), drawn so that about 2.5 % of persons qualify for the
+minimum living guarantee under the demo policy, some for extreme-poverty support, some as
+marginal households.
 
 The same N and S always give the same codes, names and ID numbers: every draw comes from
 `random.Random` instances seeded from S (one for the tree, one for geometry, one for people, so
@@ -22,7 +26,6 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import Max, Min
@@ -35,10 +38,29 @@ from linli.core.audit import record
 from linli.core.errors import Conflict, ValidationFailed
 from linli.core.models import AuditAction, User
 from linli.core.scoping import PATH_SEPARATOR
-from linli.people.models import FinancialRecord, Household, Person, street_path_of
+from linli.people.models import (
+    FinancialRecord,
+    Household,
+    LegalSupporter,
+    Person,
+    SelfCareAssessment,
+    SeriousIllness,
+    street_path_of,
+)
 from linli.places.models import Place, PlaceLevel
 
 from . import names
+from .circumstances import (
+    BLOCK,
+    EXTREME_POVERTY,
+    ILLNESS_COLUMNS,
+    ORDINARY,
+    SELF_CARE_COLUMNS,
+    SUPPORTER_COLUMNS,
+    Circumstances,
+    Member,
+    work_capacity,
+)
 from .geometry import city_outline, geojson, points_inside, split
 from .writers import RowWriter, check_columns, indexes_and_foreign_keys_deferred, next_id
 
@@ -46,9 +68,6 @@ REFERENCE_DATE = dt.date(2026, 1, 1)
 CITY_CENTRE = (37.43, 118.62)  # lat, lng
 HOUSEHOLDS_PER_GRID = 300
 CHUNK_PERSONS = 20000
-# Monthly income per member below which a household counts as low-income (低保标准); the
-# figures are of the order Shandong cities set, not any city's official line.
-LOW_INCOME_LINE = {"urban": 1000, "rural": 800}
 
 Progress = Callable[[str], None]
 
@@ -63,12 +82,12 @@ HOUSEHOLD_COLUMNS = (
 PERSON_COLUMNS = (
     "id", "household_id", "relation", "name", "id_number", "id_reversed", "birth_date", "sex",
     "phone", "living_alone", "disability_category", "disability_grade", "party_member",
-    "veteran", "left_behind_child", "chronic_illness", "status", "account_id", "place_path",
-    "street_path", "created_at", "updated_at",
+    "veteran", "left_behind_child", "chronic_illness", "work_capacity", "status", "died_on",
+    "account_id", "place_path", "street_path", "created_at", "updated_at",
 )  # fmt: skip
 FINANCE_COLUMNS = (
     "id", "person_id", "household_id", "category", "kind", "amount", "valid_from", "valid_to",
-    "note", "place_path", "created_at", "voided_at", "void_reason",
+    "note", "place_path", "created_at", "voided_at", "void_reason", "new_employment",
 )  # fmt: skip
 
 
@@ -79,12 +98,20 @@ class CitySummary:
     households: int
     persons: int
     financial_records: int
+    # Serious illnesses, self-care assessments and legal supporters.
+    person_facts: int
     seconds: float
     bbox: tuple[float, float, float, float]  # min_lat, min_lng, max_lat, max_lng
 
     @property
     def rows(self) -> int:
-        return sum(self.places.values()) + self.households + self.persons + self.financial_records
+        return (
+            sum(self.places.values())
+            + self.households
+            + self.persons
+            + self.financial_records
+            + self.person_facts
+        )
 
     @property
     def rows_per_second(self) -> float:
@@ -413,10 +440,13 @@ class _People:
         days = int((age + self.rng.random()) * 365.2425)
         return dt.date.fromordinal(self.reference - max(days, 1))
 
-    def members(self, rural: bool) -> list[tuple[str, str, int, str, bool, bool]]:
-        """(relation, sex, age, surname, left_behind_child, living_alone) per member."""
+    def members(
+        self, rural: bool, shape: str | None = None
+    ) -> list[tuple[str, str, int, str, bool, bool]]:
+        """(relation, sex, age, surname, left_behind_child, living_alone) per member, for a
+        household of `shape` (drawn when not given)."""
         rng = self.rng
-        shape = (_RURAL_SHAPES if rural else _URBAN_SHAPES).draw(rng)
+        shape = shape or (_RURAL_SHAPES if rural else _URBAN_SHAPES).draw(rng)
         head_surname = names.SURNAMES.draw(rng)
         out: list[tuple[str, str, int, str, bool, bool]] = []
 
@@ -492,133 +522,26 @@ class _People:
         return out[:6]
 
 
-def _money(value: float, places: int = 0) -> Decimal:
-    """Yuan, rounded to `places` digits left of the point (2 → hundreds)."""
-    return Decimal(f"{round(max(value, 0.0), -places):.2f}")
-
-
-def _month_start(day: dt.date) -> dt.date:
-    return day.replace(day=1)
-
-
-class _Finances:
-    """A household's dated income, asset and rigid-expenditure records.
-
-    Incomes are monthly. A low-income household's current income per member stays under the
-    minimum-living line; every other household's is brought above it (wages scaled up, or
-    support from family recorded), so "low-income" in the data means what the flag says.
-    """
-
-    def __init__(self, rng: random.Random) -> None:
-        self.rng = rng
-        year = REFERENCE_DATE.year
-        self.starts = [
-            d
-            for d in (dt.date(year - k, month, 1) for k in (0, 1, 2) for month in range(1, 13))
-            if d <= REFERENCE_DATE
-        ]
-        self.asset_date = dt.date(year - 1, 12, 31)
-        self.spend_period = (dt.date(year - 1, 1, 1), dt.date(year - 1, 12, 31))
-
-    def household(
-        self, members: list[tuple[int, bool, bool]], rural: bool, low_income: bool
-    ) -> list[tuple[int, str, str, Decimal, dt.date, dt.date | None, str]]:
-        """`members`: (age, disabled, chronic) with the householder first.
-
-        Returns (member index, category, kind, amount, valid_from, valid_to, note) rows.
-        """
-        rng = self.rng
-        rand = rng.random
-        incomes: list[list] = []  # [member, kind, monthly amount, note]
-        for i, (age, _disabled, _chronic) in enumerate(members):
-            if 18 <= age < 60 and (age >= 23 or rand() < 0.4) and rand() < 0.82:
-                if rural and rand() < 0.6:
-                    incomes.append([i, "business", 2600 * math.exp(rng.gauss(0, 0.45)), ""])
-                else:
-                    base = 2800 if rural else 4300
-                    incomes.append([i, "wage", base * math.exp(rng.gauss(0, 0.45)), ""])
-            elif age >= 60:
-                if rural:  # the basic residents' pension is small
-                    incomes.append([i, "transfer", 190 + 150 * rand(), ""])
-                elif rand() < 0.88:
-                    incomes.append([i, "transfer", 2300 + 2000 * rand(), ""])
-        line = LOW_INCOME_LINE["rural" if rural else "urban"] * len(members)
-        total = sum(item[2] for item in incomes)
-        if low_income:
-            target = line * rng.uniform(0.35, 0.85)
-            if total > target:
-                for item in incomes:
-                    item[2] *= target / total
-        else:
-            target = line * rng.uniform(1.3, 2.2)
-            earned = sum(item[2] for item in incomes if item[1] != "transfer")
-            if total < target and earned:
-                for item in incomes:
-                    if item[1] != "transfer":
-                        item[2] *= (target - total + earned) / earned
-            elif total < target:
-                # Nobody earns: the household lives on support from children or relatives.
-                incomes.append([0, "transfer", target - total, "family support"])
-
-        if not low_income:  # on top of a living above the line
-            for i, (age, _disabled, _chronic) in enumerate(members):
-                if 18 <= age < 65 and rand() < 0.04:  # odd jobs, compensation
-                    incomes.append([i, "other_income", 200 + 1300 * rand(), ""])
-        rows = []
-        for member, kind, amount, note in incomes:
-            start = self.starts[int(rand() * len(self.starts))]
-            rows.append((member, "income", kind, _money(amount, 1), start, None, note))
-            if kind in ("wage", "business") and rand() < 0.3:
-                # The job or business before this one: history an assessment may look back on.
-                end = start - dt.timedelta(days=1)
-                begin = _month_start(end - dt.timedelta(days=rng.randint(180, 1000)))
-                previous = amount * rng.uniform(0.75, 0.95)
-                rows.append((member, "income", kind, _money(previous, 1), begin, end, ""))
-        for i, (age, disabled, chronic) in enumerate(members):
-            if (disabled or chronic) and rand() < (0.7 if low_income else 0.4):
-                amount = 1500 * math.exp(rng.gauss(0.5, 0.8))
-                rows.append((i, "expenditure", "medical", _money(amount), *self.spend_period, ""))
-            if 6 <= age <= 22 and rand() < 0.3:
-                amount = (2000 if age < 15 else 6000) * math.exp(rng.gauss(0, 0.5))
-                rows.append((i, "expenditure", "education", _money(amount), *self.spend_period, ""))
-        # Household assets sit on the householder's record.
-        when = self.asset_date
-        if rand() < (0.3 if low_income else 0.35 if rural else 0.45):
-            amount = 1500 * rand() if low_income else 60000 * math.exp(rng.gauss(0, 1.0))
-            rows.append((0, "asset", "savings", _money(amount), when, None, ""))
-        if not low_income:
-            if rand() < (0.15 if rural else 0.25):
-                amount = 40000 + 160000 * rand() ** 2
-                rows.append((0, "asset", "vehicle", _money(amount, 2), when, None, ""))
-            if rand() < 0.06:
-                amount = 50000 * math.exp(rng.gauss(0, 1.0))
-                rows.append((0, "asset", "securities", _money(amount), when, None, ""))
-            if not rural and rand() < 0.08:
-                amount = 300000 + 900000 * rand()
-                rows.append((0, "asset", "extra_housing", _money(amount, 3), when, None, ""))
-                if rand() < 0.5:  # the extra flat is let
-                    rent = _money(1200 + 2400 * rand(), 2)
-                    rows.append((0, "income", "property_income", rent, self.starts[-1], None, ""))
-        return rows
-
-
 def _generate_people(
     tree: _Tree,
     seed: int,
     writer: RowWriter,
     *,
-    first_ids: tuple[int, int, int],
+    first_ids: tuple[int, ...],
     now_value,
     progress: Progress,
     started: float,
-) -> tuple[int, int, int]:
+) -> tuple[int, int, int, int]:
+    """Households, persons, financial records and the facts assistance rests on (serious
+    illnesses, self-care assessments, legal supporters); the counts of the first three and of
+    the facts."""
     people = _People(seed)
     rng = people.rng
     rand = rng.random
-    finances = _Finances(rng)
-    household_id, person_id, finance_id = first_ids
+    household_id, person_id, finance_id, *fact_ids = first_ids
+    circumstances = Circumstances(rng, REFERENCE_DATE, tuple(fact_ids))
     total_households = sum(b.households for b in tree.buildings)
-    counts = [0, 0, 0]
+    counts = [0, 0, 0, 0]
     households: list[tuple] = []
     persons: list[tuple] = []
     records: list[tuple] = []
@@ -629,6 +552,14 @@ def _generate_people(
         writer.write(Household, HOUSEHOLD_COLUMNS, households)
         writer.write(Person, PERSON_COLUMNS, persons)
         writer.write(FinancialRecord, FINANCE_COLUMNS, records)
+        facts = (
+            (SeriousIllness, ILLNESS_COLUMNS, circumstances.illnesses),
+            (SelfCareAssessment, SELF_CARE_COLUMNS, circumstances.self_care),
+            (LegalSupporter, SUPPORTER_COLUMNS, circumstances.supporters),
+        )
+        for model, columns, rows in facts:
+            counts[3] += writer.write(model, columns, rows)
+            rows.clear()
         counts[0] += len(households)
         counts[1] += len(persons)
         counts[2] += len(records)
@@ -641,17 +572,19 @@ def _generate_people(
             f"{counts[2]:,} financial records ({writer.rows_written / elapsed:,.0f} rows/s)"
         )
 
-    # Exactly 3 households in every 100 are low-income, at seeded positions.
-    low_income_slots: set[int] = set()
+    roles: dict[int, str] = {}
     for building in tree.buildings:
         region = building.district_code
         path = building.node.path
         registration = "rural" if building.rural else "urban"
         for k in range(building.households):
             index = household_id - first_ids[0]
-            if index % 100 == 0:
-                low_income_slots = {index + s for s in rng.sample(range(100), 3)}
-            low_income = index in low_income_slots
+            if index % BLOCK == 0:
+                roles = circumstances.roles(index)
+            role = roles.get(index, ORDINARY)
+            shape = None
+            if role == EXTREME_POVERTY:  # a person alone: old, or severely disabled
+                shape = "alone_elderly" if rand() < 0.75 else "alone_adult"
             if building.rural:
                 address = f"{building.address_prefix}{k + 1}号"
             else:
@@ -665,47 +598,67 @@ def _generate_people(
                  registration, "active", path, now_value, now_value)
             )  # fmt: skip
             # Illness and disability are commoner where income is low.
-            risk = 1.8 if low_income else 1.0
-            facts: list[tuple[int, bool, bool]] = []
-            for relation, sex, age, surname, left_behind, alone in people.members(building.rural):
+            risk = 1.8 if role else 1.0
+            members: list[Member] = []
+            for relation, sex, age, surname, left_behind, alone in people.members(
+                building.rural, shape
+            ):
                 birth = people.birth(age)
                 id_number = people.id_number(region, birth, sex)
                 adult = age >= 18
                 disability, grade = "", None
                 if rand() < risk * (0.17 if age >= 60 else 0.04 if adult else 0.015):
                     disability, grade = _DISABILITY.draw(rng), _GRADES[int(rand() * 10)]
+                if role == EXTREME_POVERTY and age < 60:
+                    disability, grade = _DISABILITY.draw(rng), 1 + int(rand() * 2)
                 chronic = rand() < risk * (0.45 if age >= 60 else 0.15 if age >= 40 else 0.02)
+                capacity = work_capacity(age, disability, grade, chronic, rand)
                 phone = ""
                 if (adult and rand() < (0.96 if age < 70 else 0.55)) or (
                     14 <= age < 18 and rand() < 0.4
                 ):
                     prefix = phone_prefixes[int(rand() * len(phone_prefixes))]
                     phone = f"{prefix}{int(rand() * 100_000_000):08d}"
+                member_id = person_id + len(members)
                 persons.append(
-                    (person_id + len(facts), household_id, relation,
-                     people.name(surname, sex, birth.year), id_number, id_number[::-1], birth,
-                     sex, phone, alone, disability, grade, adult and rand() < 0.085,
-                     sex == "M" and age >= 35 and rand() < 0.06, left_behind, chronic,
-                     "active", None, path, street_path_of(path), now_value, now_value)
+                    (member_id, household_id, relation, people.name(surname, sex, birth.year),
+                     id_number, id_number[::-1], birth, sex, phone, alone, disability, grade,
+                     adult and rand() < 0.085, sex == "M" and age >= 35 and rand() < 0.06,
+                     left_behind, chronic, capacity, "active", None, None, path,
+                     street_path_of(path), now_value, now_value)
                 )  # fmt: skip
-                facts.append((age, bool(disability), chronic))
-            for member, category, kind, amount, valid_from, valid_to, note in finances.household(
-                facts, building.rural, low_income
-            ):
+                members.append(
+                    Member(member_id, age, surname, disability, grade, chronic, capacity)
+                )
+            for (
+                member,
+                category,
+                kind,
+                amount,
+                valid_from,
+                valid_to,
+                note,
+            ) in circumstances.finances(members, building.rural, role):
                 records.append(
                     (finance_id, person_id + member, household_id, category, kind, amount,
-                     valid_from, valid_to, note, path, now_value, None, "")
+                     valid_from, valid_to, note, path, now_value, None, "", False)
                 )  # fmt: skip
                 finance_id += 1
-            person_id += len(facts)
+            circumstances.facts(members, role, path, now_value)
+            person_id += len(members)
             household_id += 1
             if len(persons) >= CHUNK_PERSONS:
                 flush()
     flush()
-    return counts[0], counts[1], counts[2]
+    return counts[0], counts[1], counts[2], counts[3]
 
 
 # --- the service -----------------------------------------------------------------------------
+
+# Every table the generator writes, in the order of `_generate_people`'s first ids after Place.
+_TABLES = (
+    Place, Household, Person, FinancialRecord, SeriousIllness, SelfCareAssessment, LegalSupporter,
+)  # fmt: skip
 
 
 def city_generate(
@@ -730,6 +683,9 @@ def city_generate(
         (Household, HOUSEHOLD_COLUMNS),
         (Person, PERSON_COLUMNS),
         (FinancialRecord, FINANCE_COLUMNS),
+        (SeriousIllness, ILLNESS_COLUMNS),
+        (SelfCareAssessment, SELF_CARE_COLUMNS),
+        (LegalSupporter, SUPPORTER_COLUMNS),
     ):
         check_columns(model, columns)
     with transaction.atomic():
@@ -741,7 +697,7 @@ def city_generate(
         command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
         started = time.monotonic()
         with connection.cursor() as cursor:
-            for model in (Place, Household, Person, FinancialRecord):
+            for model in _TABLES:
                 cursor.execute(f"{command} {connection.ops.quote_name(model._meta.db_table)}")
         progress(f"{command} ({time.monotonic() - started:.1f} s)")
     return summary
@@ -773,14 +729,14 @@ def _generate(actor: User | None, households: int, seed: int, progress: Progress
             tree,
             seed,
             writer,
-            first_ids=(next_id(Household), next_id(Person), next_id(FinancialRecord)),
+            first_ids=tuple(next_id(model) for model in _TABLES[1:]),
             now_value=writer.datetime_value(timezone.now()),
             progress=progress,
             started=started,
         )
         indexing = time.monotonic()
     progress(f"indexes and foreign keys rebuilt ({time.monotonic() - indexing:.1f} s)")
-    writer.reset_sequences([Place, Household, Person, FinancialRecord])
+    writer.reset_sequences(list(_TABLES))
     city = Place.objects.get(pk=tree.city.id)
     min_lng, min_lat, max_lng, max_lat = tree.city.polygon.bounds
     summary = CitySummary(
@@ -789,6 +745,7 @@ def _generate(actor: User | None, households: int, seed: int, progress: Progress
         households=counts[0],
         persons=counts[1],
         financial_records=counts[2],
+        person_facts=counts[3],
         seconds=time.monotonic() - started,
         bbox=(min_lat, min_lng, max_lat, max_lng),
     )
@@ -804,6 +761,7 @@ def _generate(actor: User | None, households: int, seed: int, progress: Progress
             "households": summary.households,
             "persons": summary.persons,
             "financial_records": summary.financial_records,
+            "person_facts": summary.person_facts,
         },
         place_path=city.path,
         label=city.name,

@@ -16,7 +16,7 @@ from ninja.pagination import paginate
 from pydantic import field_validator
 
 from linli.core.api import ERRORS, Date, Id, Page, actor_of, changes_of
-from linli.core.errors import PermissionDenied, ValidationFailed
+from linli.core.errors import NotFound, PermissionDenied, ValidationFailed
 from linli.core.roles import Perm
 from linli.core.uploads import declared_size_over
 
@@ -32,8 +32,11 @@ from .models import (
     RecordStatus,
     Registration,
     Relation,
+    SelfCareLevel,
+    SupporterRelation,
     Tag,
     TransferState,
+    WorkCapacity,
 )
 from .spreadsheet_views import XLSX
 
@@ -90,7 +93,9 @@ class PersonOut(Schema):
     tags: list[Tag]
     disability_category: DisabilityCategory | str
     disability_grade: int | None
+    work_capacity: WorkCapacity | str
     status: RecordStatus
+    died_on: dt.date | None
 
     @staticmethod
     def resolve_age(obj) -> int:
@@ -168,6 +173,7 @@ class FinancialRecordOut(Schema):
     valid_from: dt.date
     valid_to: dt.date | None
     note: str
+    new_employment: bool
     voided_at: dt.datetime | None
 
 
@@ -178,6 +184,11 @@ class FinancialRecordIn(Schema):
     valid_from: Date
     valid_to: Date | None = None
     note: str = Field("", max_length=200)
+    new_employment: bool = Field(
+        False,
+        description="Wages from a job taken up while on assistance (kind `wage` only): "
+        "policies exempt them for some months.",
+    )
 
 
 class VoidIn(Schema):
@@ -329,6 +340,266 @@ def financial_record_void(request, record_id: Id, payload: VoidIn):
     return services.financial_record_void(
         actor=actor_of(request), record_id=record_id, reason=payload.reason
     )
+
+
+# --- facts assistance decisions cite ------------------------------------------------------------
+# Voided, never deleted; a void goes to /<facts>/{id}/void, outside /persons/ like /finances/.
+
+
+class FactOut(Schema):
+    id: int
+    person_id: int
+    created_at: dt.datetime
+    voided_at: dt.datetime | None
+    void_reason: str
+
+
+class WorkCapacityOut(Schema):
+    person_id: int = Field(alias="id")
+    work_capacity: WorkCapacity | str = Field(description="Empty: not assessed.")
+
+
+class WorkCapacityIn(Schema):
+    work_capacity: WorkCapacity | None = Field(description="null: not assessed.")
+
+
+class DeathOut(Schema):
+    person_id: int = Field(alias="id")
+    status: RecordStatus
+    died_on: dt.date | None
+
+
+class DeathIn(Schema):
+    died_on: Date = Field(description="Not in the future, not before the birth date.")
+
+
+class IllnessOut(FactOut):
+    illness: str
+    diagnosed_on: dt.date
+    ended_on: dt.date | None
+    hospital: str
+
+
+class IllnessIn(Schema):
+    illness: str = Field(min_length=1, max_length=100, examples=["尿毒症"])
+    diagnosed_on: Date
+    ended_on: Date | None = None
+    hospital: str = Field("", max_length=100)
+
+
+class SelfCareItems(Schema):
+    """Each item True if the person manages it unaided."""
+
+    eating: bool
+    dressing: bool
+    bed_transfer: bool
+    toileting: bool
+    indoor_walking: bool
+    bathing: bool
+
+
+class SelfCareOut(FactOut, SelfCareItems):
+    assessed_on: dt.date
+    assessor: str
+    items_not_managed: int
+    level: SelfCareLevel
+
+
+class SelfCareIn(SelfCareItems):
+    assessed_on: Date
+    assessor: str = Field(min_length=1, max_length=100)
+
+
+class SupporterOut(Schema):
+    """A supporter registered outside the caller's jurisdiction is shown by masked name only,
+    without their id."""
+
+    id: int = Field(alias="fact.id")
+    person_id: int = Field(alias="fact.person_id")
+    in_registry: bool
+    supporter_person_id: int | None = Field(alias="visible_person_id")
+    supporter_name: str = Field(alias="name")
+    relation: SupporterRelation = Field(alias="fact.relation")
+    able_to_support: bool = Field(alias="fact.able_to_support")
+    assessment: str = Field(alias="fact.assessment")
+    created_at: dt.datetime = Field(alias="fact.created_at")
+    voided_at: dt.datetime | None = Field(alias="fact.voided_at")
+    void_reason: str = Field(alias="fact.void_reason")
+
+
+class SupporterIn(Schema):
+    relation: SupporterRelation
+    able_to_support: bool
+    assessment: str = Field("", max_length=200)
+    supporter_id_number: str = Field(
+        "",
+        max_length=32,
+        description="A registered supporter's full ID number (any household, any jurisdiction); "
+        "only their masked name comes back.",
+    )
+    supporter_name: str = Field(
+        "", max_length=50, description="A supporter outside the registry; instead of the number."
+    )
+
+
+class BankAccountOut(FactOut):
+    """The number is always masked here; /bank-accounts/{id}/reveal shows it and is logged."""
+
+    bank: str
+    account_number_masked: str = Field(alias="account_masked")
+    holder_name: str
+
+
+class BankAccountIn(Schema):
+    bank: str = Field(min_length=1, max_length=60)
+    account_number: str = Field(min_length=1, max_length=64, description="6 to 32 digits.")
+    holder_name: str = Field(min_length=1, max_length=50)
+
+
+class BankAccountRevealOut(Schema):
+    bank: str
+    account_number: str
+    holder_name: str
+
+
+@router.get("/persons/{person_id}/work-capacity", response={200: WorkCapacityOut, **ERRORS})
+def work_capacity_get(request, person_id: Id):
+    return selectors.person_get_for(actor_of(request), person_id)
+
+
+@router.post("/persons/{person_id}/work-capacity", response={200: WorkCapacityOut, **ERRORS})
+def work_capacity_set(request, person_id: Id, payload: WorkCapacityIn):
+    """Capacity to work (劳动能力) as assessed; audited."""
+    return services.person_set_work_capacity(
+        actor=actor_of(request), person_id=person_id, work_capacity=payload.work_capacity or ""
+    )
+
+
+@router.get("/persons/{person_id}/death", response={200: DeathOut, **ERRORS})
+def death_get(request, person_id: Id):
+    return selectors.person_get_for(actor_of(request), person_id)
+
+
+@router.post("/persons/{person_id}/death", response={200: DeathOut, **ERRORS})
+def death_record(request, person_id: Id, payload: DeathIn):
+    """Status deceased with the date of death; posting again corrects the date."""
+    return services.person_record_death(
+        actor=actor_of(request), person_id=person_id, died_on=payload.died_on
+    )
+
+
+@router.get("/persons/{person_id}/illnesses", response={200: list[IllnessOut], **ERRORS})
+def illness_list(request, person_id: Id, include_void: bool = False):
+    actor = actor_of(request)
+    person = selectors.person_get_for(actor, person_id)
+    return selectors.illnesses_for(actor, person, include_void=include_void)
+
+
+@router.post("/persons/{person_id}/illnesses", response={201: IllnessOut, **ERRORS})
+def illness_record(request, person_id: Id, payload: IllnessIn):
+    """A serious illness (重特大疾病)."""
+    fact = services.serious_illness_record(
+        actor=actor_of(request), person_id=person_id, **payload.dict()
+    )
+    return Status(201, fact)
+
+
+@router.post("/illnesses/{illness_id}/void", response={200: IllnessOut, **ERRORS})
+def illness_void(request, illness_id: Id, payload: VoidIn):
+    return services.serious_illness_void(
+        actor=actor_of(request), illness_id=illness_id, reason=payload.reason
+    )
+
+
+@router.get("/persons/{person_id}/self-care", response={200: list[SelfCareOut], **ERRORS})
+def self_care_list(request, person_id: Id, include_void: bool = False):
+    """Newest first: the first is the assessment in force."""
+    actor = actor_of(request)
+    person = selectors.person_get_for(actor, person_id)
+    return selectors.self_care_for(actor, person, include_void=include_void)
+
+
+@router.post("/persons/{person_id}/self-care", response={201: SelfCareOut, **ERRORS})
+def self_care_record(request, person_id: Id, payload: SelfCareIn):
+    """The six-item self-care assessment (生活自理能力评估); the level follows from the items
+    not managed: none → fully self-caring, 1–3 → partly, 4–6 → wholly unable."""
+    fact = services.self_care_assessment_record(
+        actor=actor_of(request), person_id=person_id, **payload.dict()
+    )
+    return Status(201, fact)
+
+
+@router.post("/self-care/{assessment_id}/void", response={200: SelfCareOut, **ERRORS})
+def self_care_void(request, assessment_id: Id, payload: VoidIn):
+    return services.self_care_assessment_void(
+        actor=actor_of(request), assessment_id=assessment_id, reason=payload.reason
+    )
+
+
+@router.get("/persons/{person_id}/supporters", response={200: list[SupporterOut], **ERRORS})
+def supporter_list(request, person_id: Id, include_void: bool = False):
+    actor = actor_of(request)
+    person = selectors.person_get_for(actor, person_id)
+    return selectors.supporters_for(actor, person, include_void=include_void)
+
+
+@router.post("/persons/{person_id}/supporters", response={201: SupporterOut, **ERRORS})
+def supporter_add(request, person_id: Id, payload: SupporterIn):
+    """A legal supporter (法定赡养/抚养/扶养义务人): registered (by full ID number) or by name."""
+    actor = actor_of(request)
+    fact = services.legal_supporter_add(actor=actor, person_id=person_id, **payload.dict())
+    return Status(201, selectors.supporter_rows(actor, [fact])[0])
+
+
+@router.post("/supporters/{supporter_id}/void", response={200: SupporterOut, **ERRORS})
+def supporter_void(request, supporter_id: Id, payload: VoidIn):
+    actor = actor_of(request)
+    fact = services.legal_supporter_void(
+        actor=actor, supporter_id=supporter_id, reason=payload.reason
+    )
+    return selectors.supporter_rows(actor, [fact])[0]
+
+
+@router.get("/persons/{person_id}/bank-account", response={200: BankAccountOut, **ERRORS})
+def bank_account_get(request, person_id: Id):
+    """The account payments go to, masked; 404 if none is recorded."""
+    actor = actor_of(request)
+    person = selectors.person_get_for(actor, person_id)
+    account = selectors.bank_accounts_for(actor, person).first()
+    if account is None:
+        raise NotFound(_("No bank account is recorded for this person."))
+    return account
+
+
+@router.post("/persons/{person_id}/bank-account", response={201: BankAccountOut, **ERRORS})
+def bank_account_set(request, person_id: Id, payload: BankAccountIn):
+    """Set or replace the account for payments (收款账户); the previous one is voided."""
+    account = services.bank_account_set(
+        actor=actor_of(request), person_id=person_id, **payload.dict()
+    )
+    return Status(201, account)
+
+
+@router.get("/persons/{person_id}/bank-accounts", response={200: list[BankAccountOut], **ERRORS})
+def bank_account_list(request, person_id: Id):
+    """Every account recorded for the person, the current one first, masked."""
+    actor = actor_of(request)
+    person = selectors.person_get_for(actor, person_id)
+    accounts = selectors.bank_accounts_for(actor, person, include_void=True)
+    return accounts.order_by(selectors.CURRENT_FIRST, "-created_at")
+
+
+@router.post("/bank-accounts/{account_id}/void", response={200: BankAccountOut, **ERRORS})
+def bank_account_void(request, account_id: Id, payload: VoidIn):
+    return services.bank_account_void(
+        actor=actor_of(request), account_id=account_id, reason=payload.reason
+    )
+
+
+@router.post("/bank-accounts/{account_id}/reveal", response={200: BankAccountRevealOut, **ERRORS})
+def bank_account_reveal(request, account_id: Id):
+    """The full account number. Permitted by role; every call is written to the audit log."""
+    return services.bank_account_reveal(actor=actor_of(request), account_id=account_id)
 
 
 # --- transfer requests (迁入申请) ----------------------------------------------------------------

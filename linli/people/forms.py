@@ -13,13 +13,16 @@ from linli.places.selectors import places_for_choice
 
 from .idnumbers import normalise_id_digits
 from .models import (
+    KINDS_BY_CATEGORY,
     DisabilityCategory,
     FinanceCategory,
     FinanceKind,
     RecordStatus,
     Registration,
     Relation,
+    SupporterRelation,
     Tag,
+    WorkCapacity,
 )
 from .selectors import HouseholdFilter, PersonFilter
 
@@ -180,15 +183,130 @@ class StatusForm(forms.Form):
     status = forms.ChoiceField(label=_("status"), choices=RecordStatus.choices)
 
 
+def _kinds_by_category() -> list:
+    """The kind list grouped under its categories, so income kinds are found together."""
+    labels = dict(FinanceKind.choices)
+    return [
+        (FinanceCategory(category).label, [(kind, labels[kind]) for kind in kinds])
+        for category, kinds in KINDS_BY_CATEGORY.items()
+    ]
+
+
 class FinancialRecordForm(forms.Form):
     category = forms.ChoiceField(label=_("category"), choices=FinanceCategory.choices)
-    kind = forms.ChoiceField(label=_("kind"), choices=FinanceKind.choices)
+    kind = forms.ChoiceField(label=_("kind"), choices=_kinds_by_category)
     amount = forms.DecimalField(
         label=_("amount (yuan)"), max_digits=14, decimal_places=2, min_value=0
     )
     valid_from = forms.DateField(label=_("from"), widget=DATE)
     valid_to = forms.DateField(label=_("to"), required=False, widget=DATE)
+    new_employment = forms.BooleanField(
+        label=_("new employment"),
+        required=False,
+        help_text=_("Wages from a job taken up while on assistance: exempt for some months."),
+    )
     note = forms.CharField(label=_("note"), required=False, max_length=200)
+
+
+# --- facts assistance decisions cite. Each form has its own prefix: several share the person
+# page, and their fields' ids must not clash.
+
+
+class WorkCapacityForm(forms.Form):
+    prefix = "capacity"
+    work_capacity = forms.ChoiceField(
+        label=_("capacity to work"),
+        required=False,
+        choices=[("", _("Not assessed")), *WorkCapacity.choices],
+    )
+
+
+class DeathForm(forms.Form):
+    prefix = "death"
+    died_on = forms.DateField(label=_("date of death"), widget=DATE)
+
+
+class IllnessForm(forms.Form):
+    prefix = "illness"
+    illness = forms.CharField(label=_("illness"), max_length=100)
+    diagnosed_on = forms.DateField(label=_("diagnosed on"), widget=DATE)
+    ended_on = forms.DateField(label=_("cured or ended on"), required=False, widget=DATE)
+    hospital = forms.CharField(label=_("hospital"), required=False, max_length=100)
+
+
+class SelfCareForm(forms.Form):
+    """Tick what the person manages unaided; the level follows from the items not ticked."""
+
+    prefix = "selfcare"
+    assessed_on = forms.DateField(label=_("assessed on"), widget=DATE)
+    assessor = forms.CharField(
+        label=_("assessor"),
+        max_length=100,
+        help_text=_("Tick below each activity the person manages unaided."),
+    )
+    eating = forms.BooleanField(label=_("eats unaided"), required=False)
+    dressing = forms.BooleanField(label=_("dresses unaided"), required=False)
+    bed_transfer = forms.BooleanField(label=_("gets in and out of bed unaided"), required=False)
+    toileting = forms.BooleanField(label=_("uses the toilet unaided"), required=False)
+    indoor_walking = forms.BooleanField(label=_("walks indoors unaided"), required=False)
+    bathing = forms.BooleanField(label=_("bathes unaided"), required=False)
+
+
+class SupporterForm(forms.Form):
+    prefix = "supporter"
+    relation = forms.ChoiceField(
+        label=_("relation to the person"), choices=SupporterRelation.choices
+    )
+    supporter_id_number = forms.CharField(
+        label=_("Supporter's ID number"),
+        required=False,
+        max_length=32,
+        help_text=_(
+            "For a registered supporter, in any household or jurisdiction: only their masked "
+            "name is shown."
+        ),
+    )
+    supporter_name = forms.CharField(
+        label=_("supporter's name"),
+        required=False,
+        max_length=50,
+        help_text=_("For a supporter outside the registry (living in another city, say)."),
+    )
+    able_to_support = forms.TypedChoiceField(
+        label=_("able to support"),
+        choices=[("1", _("Yes")), ("0", _("No"))],
+        coerce=lambda value: value == "1",
+        widget=forms.RadioSelect,
+    )
+    assessment = forms.CharField(
+        label=_("assessment"),
+        required=False,
+        max_length=200,
+        help_text=_("Why not able: no income, disabled, on assistance themselves…"),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["supporter_id_number"].widget.attrs.update(
+            {"autocomplete": "off", "spellcheck": "false"}
+        )
+
+
+class BankAccountForm(forms.Form):
+    prefix = "bank"
+    bank = forms.CharField(label=_("bank"), max_length=60)
+    account_number = forms.CharField(
+        label=_("account number"),
+        max_length=64,
+        help_text=_("6 to 32 digits; spaces between groups are dropped."),
+    )
+    holder_name = forms.CharField(label=_("account holder"), max_length=50)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["account_number"].widget.attrs.update(
+            {"autocomplete": "off", "inputmode": "numeric", "spellcheck": "false"}
+        )
 
 
 class DeclineForm(forms.Form):

@@ -26,6 +26,7 @@ from linli.core.roles import Perm
 
 from . import spreadsheets
 from .models import (
+    FinancialRecord,
     Household,
     ImportJob,
     ImportMode,
@@ -138,7 +139,8 @@ def _run(job: ImportJob) -> None:
         )
     errors = [e.as_dict() for e in plan.errors]
     _progress(job.pk, processed_rows=plan.rows, errors=errors, error_count=len(plan.bad_rows))
-    if errors and (job.mode == ImportMode.ALL_OR_NOTHING or not (plan.households or plan.persons)):
+    loadable = plan.households or plan.persons or plan.finances
+    if errors and (job.mode == ImportMode.ALL_OR_NOTHING or not loadable):
         _progress(job.pk, status=ImportStatus.REJECTED, finished_at=timezone.now())
         return
     _progress(job.pk, status=ImportStatus.LOADING)
@@ -196,7 +198,29 @@ def _load(job: ImportJob, plan: spreadsheets.Plan) -> tuple[int, int]:
             )
         )
     Person.objects.bulk_create(new_persons, batch_size=1000)
-    record_many([created_entry(actor, row, now) for row in [*new_households, *new_persons]])
+    by_id_number = {p.id_number: p for p in new_persons}
+    new_records = []
+    for r in plan.finances:
+        person = r.get("person") or by_id_number[r["id_number"]]
+        new_records.append(
+            FinancialRecord(
+                person=person,
+                household_id=person.household_id,
+                category=r["category"],
+                kind=r["kind"],
+                amount=r["amount"],
+                valid_from=r["valid_from"],
+                valid_to=r["valid_to"],
+                new_employment=r["new_employment"],
+                note=r["note"],
+                place_path=person.place_path,
+                created_at=now,
+            )
+        )
+    FinancialRecord.objects.bulk_create(new_records, batch_size=1000)
+    record_many(
+        [created_entry(actor, row, now) for row in [*new_households, *new_persons, *new_records]]
+    )
     record(
         actor=actor,
         action=AuditAction.IMPORT,
@@ -206,6 +230,7 @@ def _load(job: ImportJob, plan: spreadsheets.Plan) -> tuple[int, int]:
         changes={
             "households": len(new_households),
             "persons": len(new_persons),
+            "finances": len(new_records),
             "bad_rows": len(plan.bad_rows),
             "mode": job.mode,
         },

@@ -927,11 +927,6 @@ class LegalSupporter(PersonFact):
     able_to_support = models.BooleanField(_("able to support"))
     # Why not able: no income, disabled, on assistance themselves, …
     assessment = models.CharField(_("assessment"), max_length=200, blank=True)
-    # Support paid each month, counted as the person's income by most policies (赡养费).
-    monthly_support = models.DecimalField(
-        _("support paid per month (yuan)"), max_digits=10, decimal_places=2, default=0
-    )
-
     audit_fields = (
         "person",
         "supporter",
@@ -939,7 +934,6 @@ class LegalSupporter(PersonFact):
         "relation",
         "able_to_support",
         "assessment",
-        "monthly_support",
         "voided_at",
     )
 
@@ -952,11 +946,6 @@ class LegalSupporter(PersonFact):
                 condition=Q(supporter__isnull=False) | ~Q(supporter_name=""),
                 name="supporter_named",
                 violation_error_message=_("Choose the supporter in the registry or give a name."),
-            ),
-            models.CheckConstraint(
-                condition=Q(monthly_support__gte=0),
-                name="supporter_support_not_negative",
-                violation_error_message=_("Support paid cannot be negative."),
             ),
         ]
 

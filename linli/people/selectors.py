@@ -4,18 +4,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import CharField, Count, F, Q, QuerySet
+from django.db.models.functions import Cast
+from django.utils.translation import gettext_lazy as _
 
+from linli.core.masking import mask_name
 from linli.core.models import AuditEntry, User
 from linli.core.scoping import under_any
 from linli.places.models import Place
 
 from .models import (
     ELDERLY_AGE,
+    SELF_CARE_ITEMS,
+    BankAccount,
     FinancialRecord,
     Household,
+    LegalSupporter,
     Person,
     RecordStatus,
+    SelfCareAssessment,
+    SeriousIllness,
     TransferRequest,
     street_path_of,
     years_ago,
@@ -161,18 +169,157 @@ def history_for(actor: User, instance) -> QuerySet[AuditEntry]:
     return AuditEntry.objects.for_object(instance).select_related("actor")
 
 
+# Current facts before voided ones, on both databases (PostgreSQL sorts NULLs last).
+CURRENT_FIRST = F("voided_at").asc(nulls_first=True)
+
+# Rows about one person whose history shows on the person's page.
+PERSON_RECORD_MODELS = (
+    FinancialRecord,
+    SeriousIllness,
+    SelfCareAssessment,
+    LegalSupporter,
+    BankAccount,
+)
+
+
 def person_history(actor: User, person: Person) -> QuerySet[AuditEntry]:
-    """The person's own entries and those of their income, asset and expenditure records."""
-    record_ids = [
-        str(pk) for pk in FinancialRecord.objects.filter(person=person).values_list("pk", flat=True)
-    ]
+    """The person's own entries and those of their income, asset and expenditure records and
+    assistance facts (illnesses, self-care, supporters, bank accounts), and of their being
+    named someone's legal supporter: one query."""
+    condition = Q(object_type=person._meta.label_lower, object_id=str(person.pk))
+    as_text = Cast("pk", output_field=CharField())
+    for model in PERSON_RECORD_MODELS:
+        ids = model.objects.filter(person=person).values_list(as_text, flat=True)
+        condition |= Q(object_type=model._meta.label_lower, object_id__in=ids)
+    supporting = LegalSupporter.objects.filter(supporter=person).values_list(as_text, flat=True)
+    condition |= Q(object_type=LegalSupporter._meta.label_lower, object_id__in=supporting)
+    # The copy filed at an outside supporter's place (services.legal_supporter_add) is for
+    # that office's audit log; here it would repeat the entry.
+    copies = Q(
+        object_type=LegalSupporter._meta.label_lower, changes__has_key="registered_elsewhere"
+    )
     return (
-        AuditEntry.objects.filter(
-            Q(object_type=person._meta.label_lower, object_id=str(person.pk))
-            | Q(object_type=FinancialRecord._meta.label_lower, object_id__in=record_ids)
-        )
+        AuditEntry.objects.filter(condition)
+        .exclude(copies)
         .select_related("actor")
         .order_by("-at", "-id")
+    )
+
+
+@dataclass(frozen=True)
+class SupporterRow:
+    """A legal supporter as the actor may see them: a registered supporter outside the actor's
+    jurisdiction by masked name only, and without a link."""
+
+    fact: LegalSupporter
+    name: str
+    in_registry: bool
+    visible_person_id: int | None
+
+
+# The six self-care items by name, for saying which ones a person does not manage.
+SELF_CARE_ITEM_LABELS = {
+    "eating": _("eating"),
+    "dressing": _("dressing"),
+    "bed_transfer": _("getting in and out of bed"),
+    "toileting": _("using the toilet"),
+    "indoor_walking": _("walking indoors"),
+    "bathing": _("bathing"),
+}
+
+
+def self_care_not_managed(assessment: SelfCareAssessment) -> list[str]:
+    return [
+        str(SELF_CARE_ITEM_LABELS[item])
+        for item in SELF_CARE_ITEMS
+        if not getattr(assessment, item)
+    ]
+
+
+@dataclass(frozen=True)
+class SelfCareRow:
+    fact: SelfCareAssessment
+    not_managed: list[str]
+
+
+@dataclass(frozen=True)
+class PersonFacts:
+    """What the person page and the API show of the facts assistance cites."""
+
+    illnesses: list[SeriousIllness]
+    self_care: list[SelfCareRow]
+    supporters: list[SupporterRow]
+    bank_accounts: list[BankAccount]
+
+    @property
+    def latest_self_care(self) -> SelfCareAssessment | None:
+        return next((r.fact for r in self.self_care if r.fact.voided_at is None), None)
+
+    @property
+    def bank_account(self) -> BankAccount | None:
+        return next((a for a in self.bank_accounts if a.voided_at is None), None)
+
+
+def illnesses_for(actor: User, person: Person, *, include_void: bool = False):
+    qs = SeriousIllness.objects.restrict(actor).filter(person=person)
+    return qs if include_void else qs.current()
+
+
+def self_care_for(actor: User, person: Person, *, include_void: bool = False):
+    qs = SelfCareAssessment.objects.restrict(actor).filter(person=person)
+    return qs if include_void else qs.current()
+
+
+def bank_accounts_for(actor: User, person: Person, *, include_void: bool = False):
+    qs = BankAccount.objects.restrict(actor).filter(person=person)
+    return qs if include_void else qs.current()
+
+
+def supporters_for(
+    actor: User, person: Person, *, include_void: bool = False
+) -> list[SupporterRow]:
+    """Two queries: the supporters, and which of those registered the actor may open."""
+    qs = (
+        LegalSupporter.objects.restrict(actor)
+        .filter(person=person)
+        .select_related("supporter")
+        .order_by(CURRENT_FIRST, "id")
+    )
+    return supporter_rows(actor, list(qs if include_void else qs.current()))
+
+
+def supporter_rows(actor: User, facts: list[LegalSupporter]) -> list[SupporterRow]:
+    linked = {f.supporter_id for f in facts if f.supporter_id}
+    visible = (
+        set(Person.objects.restrict(actor).filter(pk__in=linked).values_list("pk", flat=True))
+        if linked
+        else set()
+    )
+    rows = []
+    for fact in facts:
+        if fact.supporter_id is None:
+            rows.append(SupporterRow(fact, fact.supporter_name, False, None))
+        elif fact.supporter_id in visible:
+            rows.append(SupporterRow(fact, fact.supporter.name, True, fact.supporter_id))
+        else:
+            rows.append(SupporterRow(fact, mask_name(fact.supporter.name), True, None))
+    return rows
+
+
+def person_facts(actor: User, person: Person) -> PersonFacts:
+    """Every fact of the person, voided ones included (shown struck through)."""
+    return PersonFacts(
+        illnesses=list(
+            illnesses_for(actor, person, include_void=True).order_by(
+                CURRENT_FIRST, "-diagnosed_on", "-id"
+            )
+        ),
+        self_care=[
+            SelfCareRow(a, self_care_not_managed(a))
+            for a in self_care_for(actor, person, include_void=True)
+        ],
+        supporters=supporters_for(actor, person, include_void=True),
+        bank_accounts=list(bank_accounts_for(actor, person, include_void=True)),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from decimal import Decimal
 from typing import Any
 
@@ -12,21 +13,39 @@ from django.utils.translation import gettext as _
 
 from linli.core import audit
 from linli.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from linli.core.masking import mask_id_number
 from linli.core.models import AuditAction, User
 from linli.core.roles import Perm
+from linli.core.text import control_character_errors, strip_invisible
 from linli.places.models import PlaceLevel
 from linli.places.selectors import place_in_jurisdiction
 
-from .idnumbers import InvalidIdNumber, parse_id_number
+from .idnumbers import InvalidIdNumber, normalise_id_digits, parse_id_number
 from .models import (
+    BankAccount,
     FinanceCategory,
+    FinanceKind,
     FinancialRecord,
     Household,
+    LegalSupporter,
     Person,
+    PersonFact,
     RecordStatus,
+    SelfCareAssessment,
+    SeriousIllness,
+    SupporterRelation,
     TransferRequest,
     TransferState,
+    WorkCapacity,
     street_path_of,
+)
+
+# The dated facts assistance cites; each keeps its person's place_path.
+FACT_MODELS: tuple[type[PersonFact], ...] = (
+    SeriousIllness,
+    SelfCareAssessment,
+    LegalSupporter,
+    BankAccount,
 )
 
 HOUSEHOLD_FIELDS = ("address", "building_id", "registration")
@@ -168,6 +187,8 @@ def household_update(*, actor: User, household_id: int, **changes: Any) -> House
         place_path=household.place_path, street_path=street_path_of(household.place_path)
     )
     FinancialRecord.objects.filter(household=household).update(place_path=household.place_path)
+    for model in FACT_MODELS:
+        model.objects.filter(person__household=household).update(place_path=household.place_path)
     return household
 
 
@@ -203,6 +224,8 @@ def _save_person(actor: User, person: Person, before: dict[str, Any] | None) -> 
         FinancialRecord.objects.filter(person=person).update(
             household=person.household, place_path=person.place_path
         )
+        for model in FACT_MODELS:
+            model.objects.filter(person=person).update(place_path=person.place_path)
 
 
 def person_create(*, actor: User, household_id: int | None, **fields: Any) -> Person:
@@ -260,6 +283,9 @@ def person_set_status(*, actor: User, person_id: int, status: str) -> Person:
     person = Person.objects.select_for_update().get_for(actor, person_id, "change")
     before = person.audit_snapshot()
     person.status = status
+    if status != RecordStatus.DECEASED:
+        # A death recorded by mistake is undone with its date (see person_record_death).
+        person.died_on = None
     audit.save_audited(actor=actor, instance=person, before=before)
     return person
 
@@ -290,10 +316,17 @@ def financial_record_create(
     valid_from: dt.date,
     valid_to: dt.date | None = None,
     note: str = "",
+    new_employment: bool = False,
 ) -> FinancialRecord:
     person = Person.objects.get_for(actor, person_id, "change")
     if category not in FinanceCategory.values:
         raise ValidationFailed(_("Unknown category."), details={"category": [_("Unknown.")]})
+    if new_employment and kind != FinanceKind.WAGE:
+        # Policies exempt new wages only (新增就业收入); on another kind the flag would be ignored.
+        raise ValidationFailed(
+            _("Only wages can be marked as new employment."),
+            details={"new_employment": [_("Untick it, or choose the kind Wages.")]},
+        )
     record = FinancialRecord(
         person=person,
         category=category,
@@ -302,6 +335,7 @@ def financial_record_create(
         valid_from=valid_from,
         valid_to=valid_to,
         note=(note or "").strip(),
+        new_employment=bool(new_employment),
     )
     audit.save_audited(actor=actor, instance=record, before=None)
     return record
@@ -373,3 +407,358 @@ def _answer(actor: User, request: TransferRequest, state: str, reason: str) -> N
         if "decline_reason" in exc.details:
             exc.details["reason"] = exc.details.pop("decline_reason")
         raise
+
+
+# --- facts assistance decisions cite: capacity to work, death, illness, self-care, supporters,
+# bank accounts. Each is voided, never deleted (a decision may cite it).
+
+
+def _not_future(day: dt.date, field: str) -> None:
+    if day > timezone.localdate():
+        raise ValidationFailed(
+            _("This date is in the future: give the day it happened."),
+            details={field: [_("Cannot be in the future.")]},
+        )
+
+
+def _not_before_birth(person: Person, day: dt.date, field: str) -> None:
+    if person.birth_date and day < person.birth_date:
+        raise ValidationFailed(
+            _("This date is before the person's birth date (%(birth)s).")
+            % {"birth": person.birth_date.isoformat()},
+            details={field: [_("Cannot be before the birth date.")]},
+        )
+
+
+def _clean_text(instance: PersonFact, fields: tuple[str, ...], *, required: tuple[str, ...] = ()):
+    """Trim invisible characters; refuse control characters and empty required fields, naming
+    each field (the model's own rules run again when it is saved)."""
+    for name in fields:
+        setattr(instance, name, strip_invisible(getattr(instance, name) or ""))
+    errors = control_character_errors(instance, fields)
+    for name in required:
+        if name not in errors and not getattr(instance, name):
+            errors[name] = [_("Required.")]
+    if errors:
+        first = next(iter(errors.values()))[0]
+        raise ValidationFailed(first, details=errors)
+
+
+def _void_fact(actor: User, model: type[PersonFact], fact_id: int, reason: str) -> PersonFact:
+    _require(actor, Perm.PEOPLE_CHANGE)
+    reason = strip_invisible(reason or "")
+    if not reason:
+        raise ValidationFailed(
+            _("Say why this record is voided."), details={"reason": [_("Required.")]}
+        )
+    fact = (
+        model.objects.select_for_update(of=("self",))
+        .select_related("person")
+        .get_for(actor, fact_id, "change")
+    )
+    if fact.voided_at is not None:
+        raise Conflict(_("This record has already been voided."))
+    before = fact.audit_snapshot()
+    fact.voided_at = timezone.now()
+    fact.void_reason = reason
+    _clean_text(fact, ("void_reason",))
+    audit.save_audited(actor=actor, instance=fact, before=before)
+    return fact
+
+
+@transaction.atomic
+def person_set_work_capacity(*, actor: User, person_id: int, work_capacity: str) -> Person:
+    """Capacity to work (劳动能力) as assessed; empty when not assessed."""
+    _require(actor, Perm.PEOPLE_CHANGE)
+    if work_capacity not in ("", *WorkCapacity.values):
+        raise ValidationFailed(
+            _("Choose able, partly able or unable to work."),
+            details={"work_capacity": [_("Unknown value.")]},
+        )
+    person = Person.objects.select_for_update().get_for(actor, person_id, "change")
+    before = person.audit_snapshot()
+    person.work_capacity = work_capacity
+    audit.save_audited(actor=actor, instance=person, before=before)
+    return person
+
+
+@transaction.atomic
+def person_record_death(*, actor: User, person_id: int, died_on: dt.date) -> Person:
+    """Status deceased with the date of death; a second call corrects the date."""
+    _require(actor, Perm.PEOPLE_CHANGE)
+    person = Person.objects.select_for_update().get_for(actor, person_id, "change")
+    _not_future(died_on, "died_on")
+    _not_before_birth(person, died_on, "died_on")
+    before = person.audit_snapshot()
+    person.status = RecordStatus.DECEASED
+    person.died_on = died_on
+    audit.save_audited(actor=actor, instance=person, before=before)
+    return person
+
+
+@transaction.atomic
+def serious_illness_record(
+    *,
+    actor: User,
+    person_id: int,
+    illness: str,
+    diagnosed_on: dt.date,
+    ended_on: dt.date | None = None,
+    hospital: str = "",
+) -> SeriousIllness:
+    _require(actor, Perm.PEOPLE_CHANGE)
+    person = Person.objects.get_for(actor, person_id, "change")
+    _not_future(diagnosed_on, "diagnosed_on")
+    _not_before_birth(person, diagnosed_on, "diagnosed_on")
+    if ended_on is not None:
+        _not_future(ended_on, "ended_on")
+        if ended_on < diagnosed_on:
+            raise ValidationFailed(
+                _("The end date cannot be before the diagnosis."),
+                details={"ended_on": [_("Give a date on or after the diagnosis.")]},
+            )
+    fact = SeriousIllness(
+        person=person,
+        recorded_by=actor,
+        illness=illness,
+        diagnosed_on=diagnosed_on,
+        ended_on=ended_on,
+        hospital=hospital,
+    )
+    _clean_text(fact, ("illness", "hospital"), required=("illness",))
+    audit.save_audited(actor=actor, instance=fact, before=None)
+    return fact
+
+
+@transaction.atomic
+def serious_illness_void(*, actor: User, illness_id: int, reason: str) -> SeriousIllness:
+    return _void_fact(actor, SeriousIllness, illness_id, reason)
+
+
+@transaction.atomic
+def self_care_assessment_record(
+    *,
+    actor: User,
+    person_id: int,
+    assessed_on: dt.date,
+    assessor: str,
+    eating: bool,
+    dressing: bool,
+    bed_transfer: bool,
+    toileting: bool,
+    indoor_walking: bool,
+    bathing: bool,
+) -> SelfCareAssessment:
+    """The six items (True: managed unaided); the latest assessment gives the level."""
+    _require(actor, Perm.PEOPLE_CHANGE)
+    person = Person.objects.get_for(actor, person_id, "change")
+    _not_future(assessed_on, "assessed_on")
+    _not_before_birth(person, assessed_on, "assessed_on")
+    fact = SelfCareAssessment(
+        person=person,
+        recorded_by=actor,
+        assessed_on=assessed_on,
+        assessor=assessor,
+        eating=bool(eating),
+        dressing=bool(dressing),
+        bed_transfer=bool(bed_transfer),
+        toileting=bool(toileting),
+        indoor_walking=bool(indoor_walking),
+        bathing=bool(bathing),
+    )
+    _clean_text(fact, ("assessor",), required=("assessor",))
+    audit.save_audited(actor=actor, instance=fact, before=None)
+    return fact
+
+
+@transaction.atomic
+def self_care_assessment_void(*, actor: User, assessment_id: int, reason: str):
+    return _void_fact(actor, SelfCareAssessment, assessment_id, reason)
+
+
+def _supporter_in_registry(actor: User, person: Person, id_number: str) -> Person:
+    """The registered person a full ID number belongs to, wherever they live.
+
+    Nothing of them goes back but their masked name (on the saved supporter): not where they
+    are registered, not their record. Linking someone outside the actor's jurisdiction is
+    recorded there too, as a transfer request is, so the holding office sees who did it."""
+    try:
+        number, _birth, _sex = parse_id_number(normalise_id_digits(id_number))
+    except InvalidIdNumber as exc:
+        raise ValidationFailed(str(exc), details={"supporter_id_number": [str(exc)]}) from None
+    holder = Person.objects.filter(id_number=number).first()
+    if holder is None:
+        message = _(
+            "No one with this ID number is registered. Check the number, or give the "
+            "supporter's name instead."
+        )
+        raise ValidationFailed(message, details={"supporter_id_number": [message]})
+    if holder.pk == person.pk:
+        message = _("A person cannot be their own supporter.")
+        raise ValidationFailed(message, details={"supporter_id_number": [message]})
+    return holder
+
+
+@transaction.atomic
+def legal_supporter_add(
+    *,
+    actor: User,
+    person_id: int,
+    relation: str,
+    able_to_support: bool,
+    assessment: str = "",
+    supporter_id_number: str = "",
+    supporter_name: str = "",
+) -> LegalSupporter:
+    """A legal supporter (法定赡养/抚养/扶养义务人): a registered person found by their full ID
+    number (in any household, any jurisdiction), or someone outside the registry by name."""
+    _require(actor, Perm.PEOPLE_CHANGE)
+    person = Person.objects.select_for_update().get_for(actor, person_id, "change")
+    if relation not in SupporterRelation.values:
+        raise ValidationFailed(
+            _("Choose how the supporter is related to the person."),
+            details={"relation": [_("Unknown value.")]},
+        )
+    id_number = (supporter_id_number or "").strip()
+    name = strip_invisible(supporter_name or "")
+    if bool(id_number) == bool(name):
+        message = (
+            _(
+                "Give either the supporter's ID number (someone registered) or their name "
+                "(someone outside the registry), not both."
+            )
+            if id_number
+            else _("Give the supporter's ID number (someone registered) or their name.")
+        )
+        raise ValidationFailed(
+            message,
+            details={"supporter_id_number": [message], "supporter_name": [message]},
+        )
+    fact = LegalSupporter(
+        person=person,
+        recorded_by=actor,
+        supporter_name=name,
+        relation=relation,
+        able_to_support=bool(able_to_support),
+        assessment=assessment,
+    )
+    # Before any query: PostgreSQL refuses a NUL even in a lookup.
+    _clean_text(fact, ("supporter_name", "assessment"))
+    supporter = _supporter_in_registry(actor, person, id_number) if id_number else None
+    fact.supporter = supporter
+    current = LegalSupporter.objects.filter(person=person, voided_at__isnull=True)
+    duplicate = (
+        current.filter(supporter=supporter)
+        if supporter is not None
+        else current.filter(supporter__isnull=True, supporter_name=fact.supporter_name)
+    )
+    if duplicate.exists():
+        field = "supporter_id_number" if supporter is not None else "supporter_name"
+        message = _("This supporter is already recorded for the person.")
+        raise ValidationFailed(message, details={field: [message]})
+    audit.save_audited(actor=actor, instance=fact, before=None)
+    outside = supporter is not None and not (
+        Person.objects.restrict(actor).filter(pk=supporter.pk).exists()
+    )
+    if outside:
+        audit.record(
+            actor=actor,
+            action=AuditAction.CREATE,
+            instance=fact,
+            place_path=supporter.place_path,
+            label=fact.audit_label(),
+            changes={
+                "supporter": [None, supporter.pk],
+                "relation": [None, relation],
+                # Marks the holding office's copy (selectors.person_history shows one).
+                "registered_elsewhere": mask_id_number(supporter.id_number),
+            },
+        )
+    return fact
+
+
+@transaction.atomic
+def legal_supporter_void(*, actor: User, supporter_id: int, reason: str) -> LegalSupporter:
+    return _void_fact(actor, LegalSupporter, supporter_id, reason)
+
+
+def normalise_account_number(value: str) -> str:
+    """An account number as typed: full-width digits made plain, spaces between groups of
+    digits dropped (6222 0212 3456 7890)."""
+    return "".join(unicodedata.normalize("NFKC", value or "").split())
+
+
+ACCOUNT_DIGITS = (6, 32)
+
+
+@transaction.atomic
+def bank_account_set(
+    *, actor: User, person_id: int, bank: str, account_number: str, holder_name: str
+) -> BankAccount:
+    """The account assistance is paid into (收款账户); the previous one is voided."""
+    _require(actor, Perm.PEOPLE_CHANGE)
+    person = Person.objects.select_for_update().get_for(actor, person_id, "change")
+    number = normalise_account_number(account_number)
+    shortest, longest = ACCOUNT_DIGITS
+    if not (number.isascii() and number.isdigit() and shortest <= len(number) <= longest):
+        message = _("An account number is %(min)d to %(max)d digits, nothing else.") % {
+            "min": shortest,
+            "max": longest,
+        }
+        raise ValidationFailed(message, details={"account_number": [message]})
+    current = BankAccount.objects.select_for_update().filter(person=person, voided_at__isnull=True)
+    previous = current.first()
+    if previous is not None and (previous.account_number, previous.bank) == (number, bank.strip()):
+        message = _("This account is already the one payments go to.")
+        raise ValidationFailed(message, details={"account_number": [message]})
+    account = BankAccount(
+        person=person,
+        recorded_by=actor,
+        bank=bank,
+        account_number=number,
+        holder_name=holder_name,
+    )
+    _clean_text(account, ("bank", "holder_name"), required=("bank", "holder_name"))
+    if previous is not None:
+        before = previous.audit_snapshot()
+        previous.voided_at = timezone.now()
+        previous.void_reason = _("Replaced by a new account.")
+        audit.save_audited(actor=actor, instance=previous, before=before)
+    try:
+        with transaction.atomic():
+            audit.save_audited(actor=actor, instance=account, before=None)
+    except (IntegrityError, ValidationFailed) as exc:
+        if isinstance(exc, ValidationFailed) and "__all__" not in exc.details:
+            raise
+        # Another account was saved for the person at the same moment.
+        raise Conflict(
+            _(
+                "This person already has an account for payments: someone saved one just now. "
+                "Reload the page and check it."
+            )
+        ) from None
+    return account
+
+
+@transaction.atomic
+def bank_account_void(*, actor: User, account_id: int, reason: str) -> BankAccount:
+    return _void_fact(actor, BankAccount, account_id, reason)
+
+
+@transaction.atomic
+def bank_account_reveal(*, actor: User, account_id: int) -> dict[str, str]:
+    """The full account number, permitted by role and logged each time (like person_reveal)."""
+    account = BankAccount.objects.select_related("person").get_for(actor, account_id)
+    _require(actor, Perm.PEOPLE_REVEAL)
+    audit.record(
+        actor=actor,
+        action=AuditAction.REVEAL,
+        instance=account,
+        changes={"fields": ["account_number"]},
+        label=account.audit_label(),
+    )
+    return {
+        "bank": account.bank,
+        "account_number": account.account_number,
+        "holder_name": account.holder_name,
+    }

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.utils import translation
@@ -28,8 +30,11 @@ from linli.places.selectors import buildings_by_code
 
 from .idnumbers import InvalidIdNumber, normalise_phone, parse_id_number, phone_problem
 from .models import (
+    KINDS_BY_CATEGORY,
     NAME_INVISIBLE,
     DisabilityCategory,
+    FinanceCategory,
+    FinanceKind,
     Household,
     Person,
     Registration,
@@ -38,6 +43,8 @@ from .models import (
 
 HOUSEHOLDS = "households"
 PERSONS = "persons"
+# Optional: files made from the template before it had this sheet load as they always did.
+FINANCES = "finances"
 LANGUAGES = ("zh-hans", "en")
 LEFT_BEHIND_AGE = 16
 
@@ -87,11 +94,31 @@ PERSON_COLUMNS = (
     Column("left_behind_child", gettext_lazy("left-behind child"), boolean=True),
     Column("chronic_illness", gettext_lazy("chronic illness"), boolean=True),
 )
-SHEETS = {HOUSEHOLDS: HOUSEHOLD_COLUMNS, PERSONS: PERSON_COLUMNS}
+# One row per dated income, asset or rigid expenditure of a person (the person page's records).
+# The kind says the category; the category column may be left empty.
+FINANCE_COLUMNS = (
+    Column("id_number", gettext_lazy("ID number"), required=True, width=22),
+    Column("category", gettext_lazy("category"), choices=tuple(FinanceCategory.choices)),
+    Column(
+        "kind", gettext_lazy("kind"), required=True, choices=tuple(FinanceKind.choices), width=24
+    ),
+    Column("amount", gettext_lazy("amount (yuan)"), required=True),
+    Column("valid_from", gettext_lazy("from"), required=True),
+    Column("valid_to", gettext_lazy("to")),
+    Column("new_employment", gettext_lazy("new employment"), boolean=True),
+    Column("note", gettext_lazy("note"), width=30),
+)
+SHEETS = {HOUSEHOLDS: HOUSEHOLD_COLUMNS, PERSONS: PERSON_COLUMNS, FINANCES: FINANCE_COLUMNS}
+CATEGORY_OF_KIND = {
+    kind: category for category, kinds in KINDS_BY_CATEGORY.items() for kind in kinds
+}
+# Excel refuses a list validation written out longer than this; longer lists go on a sheet.
+INLINE_LIST_LIMIT = 250
+LISTS_SHEET = "lists"
 
 
 def sheet_title(sheet: str) -> str:
-    return {HOUSEHOLDS: _("Households"), PERSONS: _("Persons")}[sheet]
+    return str(sheet_title_lazy(sheet))
 
 
 def _in_every_language(text: Any) -> set[str]:
@@ -138,9 +165,15 @@ def template_workbook() -> bytes:
         _("ID numbers: 18 characters, checked by their last character; type them as text."),
         _("Yes/no columns: Yes or No (empty means No)."),
         _("You choose on upload: load nothing if any row is bad, or load the good rows."),
+        _(
+            "The incomes, assets and expenditure sheet is optional: one row per record, naming "
+            "the person by ID number (in this file or registered in your jurisdiction). Income "
+            "amounts are per month; dates as YYYY-MM-DD."
+        ),
     ):
         guide.append([line])
     guide.column_dimensions["A"].width = 90
+    lists = None
     for sheet, columns in SHEETS.items():
         ws = wb.create_sheet(sheet_title(sheet))
         _write_header(ws, columns)
@@ -150,11 +183,22 @@ def template_workbook() -> bytes:
                 # Text columns: Excel keeps all 18 digits and leading zeros.
                 ws.column_dimensions[letter].number_format = "@"
             pairs = YES_NO if column.boolean else column.choices
-            if pairs:
-                listed = ",".join(str(label) for _value, label in pairs)
-                validation = DataValidation(type="list", formula1=f'"{listed}"', allow_blank=True)
-                validation.add(f"{letter}2:{letter}100000")
-                ws.add_data_validation(validation)
+            if not pairs:
+                continue
+            labels = [str(label) for _value, label in pairs]
+            formula = '"' + ",".join(labels) + '"'
+            if len(formula) > INLINE_LIST_LIMIT:
+                # The kinds of income and assets: listed on a hidden sheet instead.
+                if lists is None:
+                    lists = wb.create_sheet(LISTS_SHEET)
+                    lists.sheet_state = "hidden"
+                list_column = get_column_letter(lists.max_column + (lists.max_row > 1))
+                for row, label in enumerate(labels, start=1):
+                    lists[f"{list_column}{row}"] = label
+                formula = f"{LISTS_SHEET}!${list_column}$1:${list_column}${len(labels)}"
+            validation = DataValidation(type="list", formula1=formula, allow_blank=True)
+            validation.add(f"{letter}2:{letter}100000")
+            ws.add_data_validation(validation)
     buffer = io.BytesIO()
     wb.save(buffer)
     return buffer.getvalue()
@@ -236,7 +280,11 @@ def _find_sheet(wb, sheet: str):
 
 
 def sheet_title_lazy(sheet: str):
-    return {HOUSEHOLDS: gettext_lazy("Households"), PERSONS: gettext_lazy("Persons")}[sheet]
+    return {
+        HOUSEHOLDS: gettext_lazy("Households"),
+        PERSONS: gettext_lazy("Persons"),
+        FINANCES: gettext_lazy("Incomes, assets and expenditure"),
+    }[sheet]
 
 
 @dataclass
@@ -261,6 +309,10 @@ class Plan:
 
     households: list[dict[str, Any]] = field(default_factory=list)
     persons: list[dict[str, Any]] = field(default_factory=list)
+    finances: list[dict[str, Any]] = field(default_factory=list)
+    # Every well-formed ID number of the persons sheet, good row or bad: a record naming one
+    # whose row is bad is told so, not that the person is unknown.
+    person_ids_in_file: set[str] = field(default_factory=set)
     errors: list[RowError] = field(default_factory=list)
     rows: int = 0
     bad_rows: set[tuple[str, int]] = field(default_factory=set)
@@ -343,7 +395,8 @@ def check_workbook(
             progress(done)
 
     households_ws, persons_ws = _find_sheet(wb, HOUSEHOLDS), _find_sheet(wb, PERSONS)
-    if households_ws is None and persons_ws is None:
+    finances_ws = _find_sheet(wb, FINANCES)
+    if households_ws is None and persons_ws is None and finances_ws is None:
         plan.add_error(
             HOUSEHOLDS,
             1,
@@ -354,6 +407,8 @@ def check_workbook(
     file_households = _check_households(households_ws, actor, plan, tick) if households_ws else {}
     if persons_ws is not None:
         _check_persons(persons_ws, actor, plan, tick, file_households)
+    if finances_ws is not None:
+        _check_finances(finances_ws, actor, plan, tick)
     if progress:
         progress(done)
     return plan
@@ -493,6 +548,7 @@ def _check_persons(ws, actor: User, plan: Plan, tick, file_households: dict[str,
                 plan.add_error(PERSONS, row, refs["id_number"], str(exc))
                 ok = False
             else:
+                plan.person_ids_in_file.add(number)
                 if number in seen_ids:
                     plan.add_error(
                         PERSONS,
@@ -646,3 +702,148 @@ def _check_against_database(actor, plan, candidates, file_households) -> None:
                 ok = False
         if ok:
             plan.persons.append(person)
+
+
+# --- incomes, assets and expenditure ----------------------------------------------------------
+
+DATE_RE = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[T ].*)?$")
+MAX_AMOUNT = Decimal("999999999999.99")
+MIN_DATE, MAX_DATE = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
+
+
+def _date(plan, row, refs, key: str, text: str) -> dt.date | None:
+    """A date as Excel stores it (read as YYYY-MM-DD) or as typed: 2026-01-05, 2026/1/5."""
+    match = DATE_RE.match(text)
+    if match:
+        try:
+            day = dt.date(*(int(part) for part in match.groups()))
+        except ValueError:
+            day = None
+        if day is not None and MIN_DATE <= day <= MAX_DATE:
+            return day
+    plan.add_error(
+        FINANCES,
+        row,
+        refs[key],
+        _("“%(text)s” is not a date: write it as 2026-01-31.") % {"text": text[:40]},
+    )
+    return None
+
+
+def _amount(plan, row, refs, text: str) -> Decimal | None:
+    try:
+        amount = Decimal(text.replace(",", ""))
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite():
+        plan.add_error(
+            FINANCES, row, refs["amount"], _("Give the amount as a number of yuan, e.g. 1200.50.")
+        )
+        return None
+    if amount < 0:
+        plan.add_error(FINANCES, row, refs["amount"], _("An amount cannot be negative."))
+        return None
+    if amount != amount.quantize(Decimal("0.01")):
+        plan.add_error(
+            FINANCES, row, refs["amount"], _("Give the amount to the fen: two decimals at most.")
+        )
+        return None
+    if amount > MAX_AMOUNT:
+        plan.add_error(FINANCES, row, refs["amount"], _("This amount is too large."))
+        return None
+    return amount.quantize(Decimal("0.01"))
+
+
+def _check_finances(ws, actor: User, plan: Plan, tick) -> None:
+    lookups = {c.key: _choice_lookup(c) for c in FINANCE_COLUMNS if c.choices or c.boolean}
+    by_key = {c.key: c for c in FINANCE_COLUMNS}
+    candidates: list[tuple[int, dict, dict]] = []
+    for row, data, refs in _rows(ws, FINANCES, plan):
+        tick()
+        ok = _required(plan, FINANCES, row, data, refs, FINANCE_COLUMNS)
+        record: dict[str, Any] = {"row": row}
+        if data["id_number"]:
+            try:
+                record["id_number"], _birth, _sex = parse_id_number(data["id_number"])
+            except InvalidIdNumber as exc:
+                plan.add_error(FINANCES, row, refs["id_number"], str(exc))
+                ok = False
+        kind = _choice(plan, FINANCES, row, refs, by_key["kind"], data["kind"], lookups)
+        category = _choice(plan, FINANCES, row, refs, by_key["category"], data["category"], lookups)
+        if kind is None or category is None:
+            ok = False
+        elif kind:
+            if category and category != CATEGORY_OF_KIND[kind]:
+                plan.add_error(
+                    FINANCES,
+                    row,
+                    refs["category"],
+                    _("%(kind)s is a kind of %(category)s: correct the category or leave it empty.")
+                    % {
+                        "kind": FinanceKind(kind).label,
+                        "category": FinanceCategory(CATEGORY_OF_KIND[kind]).label,
+                    },
+                )
+                ok = False
+            record.update(kind=kind, category=CATEGORY_OF_KIND[kind])
+        if data["amount"]:
+            record["amount"] = _amount(plan, row, refs, data["amount"])
+            ok = ok and record["amount"] is not None
+        for key in ("valid_from", "valid_to"):
+            record[key] = _date(plan, row, refs, key, data[key]) if data[key] else None
+            ok = ok and (record[key] is not None or not data[key])
+        if (
+            record["valid_from"]
+            and record["valid_to"]
+            and record["valid_to"] < record["valid_from"]
+        ):
+            plan.add_error(
+                FINANCES, row, refs["valid_to"], _("The end date cannot be before the start date.")
+            )
+            ok = False
+        new_employment = _choice(
+            plan, FINANCES, row, refs, by_key["new_employment"], data["new_employment"], lookups
+        )
+        record["new_employment"] = new_employment == "1"
+        ok = ok and new_employment is not None
+        if record["new_employment"] and kind and kind != FinanceKind.WAGE:
+            plan.add_error(
+                FINANCES,
+                row,
+                refs["new_employment"],
+                _("Only wages can be marked as new employment."),
+            )
+            ok = False
+        record["note"] = strip_invisible(data["note"])
+        if len(record["note"]) > 200:
+            plan.add_error(FINANCES, row, refs["note"], _("Use at most 200 characters."))
+            ok = False
+        if ok:
+            candidates.append((row, refs, record))
+    _check_finance_persons(actor, plan, candidates)
+
+
+def _check_finance_persons(actor: User, plan: Plan, candidates) -> None:
+    """Each record's person: a good row of the persons sheet, or registered in the jurisdiction.
+    One answer for "elsewhere" and "nowhere", as for a new person's ID number."""
+    loading = {p["id_number"] for p in plan.persons}
+    wanted = [r["id_number"] for _row, _refs, r in candidates if r["id_number"] not in loading]
+    registered: dict[str, Person] = {}
+    for start in range(0, len(wanted), 2000):
+        for person in Person.objects.restrict(actor, "change").filter(
+            id_number__in=wanted[start : start + 2000]
+        ):
+            registered[person.id_number] = person
+    for row, refs, record in candidates:
+        number = record["id_number"]
+        if number in registered:
+            record["person"] = registered[number]
+        elif number not in loading:
+            message = (
+                _("This person's row in the persons sheet has errors, so they are not loaded.")
+                if number in plan.person_ids_in_file
+                else _("No person with this ID number in this file or in your jurisdiction.")
+            )
+            plan.add_error(FINANCES, row, refs["id_number"], message)
+            continue
+        plan.finances.append(record)

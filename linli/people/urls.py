@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import spreadsheet_views, views
+from . import fact_views, spreadsheet_views, views
 
 app_name = "people"
 urlpatterns = [
@@ -20,6 +20,28 @@ urlpatterns = [
     path("households/<int:household_id>/", views.household_detail, name="household_detail"),
     path("households/<int:household_id>/edit/", views.household_edit, name="household_edit"),
     path("households/<int:household_id>/persons/new/", views.person_new, name="person_new"),
+]
+
+# Facts assistance decisions cite (see fact_views).
+_person = "persons/<int:person_id>/"
+urlpatterns += [
+    path(_person + "work-capacity/", fact_views.work_capacity_set, name="work_capacity_set"),
+    path(_person + "death/", fact_views.death_record, name="death_record"),
+    path(_person + "illnesses/", fact_views.illness_new, name="illness_new"),
+    path(_person + "self-care/", fact_views.self_care_new, name="self_care_new"),
+    path(_person + "supporters/", fact_views.supporter_new, name="supporter_new"),
+    path(_person + "bank-account/", fact_views.bank_account_set, name="bank_account_set"),
+    path("illnesses/<int:fact_id>/void/", fact_views.illness_void, name="illness_void"),
+    path("self-care/<int:fact_id>/void/", fact_views.self_care_void, name="self_care_void"),
+    path("supporters/<int:fact_id>/void/", fact_views.supporter_void, name="supporter_void"),
+    path(
+        "bank-accounts/<int:fact_id>/void/", fact_views.bank_account_void, name="bank_account_void"
+    ),
+    path(
+        "bank-accounts/<int:account_id>/reveal/",
+        fact_views.bank_account_reveal,
+        name="bank_account_reveal",
+    ),
 ]
 
 urlpatterns += [

@@ -11,7 +11,7 @@ from linli.core.errors import ValidationFailed, validation_failed_from_form
 from linli.core.pages import add_service_errors, is_htmx, list_page, redirect_after_save, requires
 from linli.core.roles import Perm
 
-from . import selectors, services
+from . import fact_views, selectors, services
 from .forms import (
     DeclineForm,
     FinancialRecordForm,
@@ -104,6 +104,8 @@ def person_detail(request: HttpRequest, person_id: int) -> HttpResponse:
         "can_reveal": user.has_perm_code(Perm.PEOPLE_REVEAL),
         "status_form": StatusForm(initial={"status": person.status}) if can_change else None,
         "finance_form": FinancialRecordForm() if can_change else None,
+        "facts": selectors.person_facts(user, person),
+        "fact_forms": fact_views.fact_forms(person) if can_change else {},
     }
     return render(request, "people/person_detail.html", context)
 
@@ -232,6 +234,7 @@ def household_detail(request: HttpRequest, household_id: int) -> HttpResponse:
         .select_related("person"),
         "history": selectors.history_for(user, household)[:50],
         "can_change": user.has_perm_code(Perm.PEOPLE_CHANGE),
+        "can_assess": user.has_perm_code(Perm.ASSISTANCE_VIEW),
     }
     return render(request, "people/household_detail.html", context)
 

@@ -2,8 +2,8 @@
 
 from ninja import Router
 
-from . import applications, assess, payments, policies, simulations, supervision
+from . import applications, assess, benefits, payments, policies, simulations, supervision
 
 router = Router()
-for area in (assess, policies, applications, payments, supervision, simulations):
+for area in (assess, policies, applications, benefits, payments, supervision, simulations):
     router.add_router("", area.router)

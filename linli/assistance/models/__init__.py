@@ -9,9 +9,11 @@ from .applications import (
     BenefitStatus,
     CreditPenalty,
     InvestigationVisit,
+    Objection,
     Recovery,
     Review,
     ReviewKind,
+    ReviewOutcome,
     ReviewState,
     TemporaryKind,
 )
@@ -25,6 +27,8 @@ from .supervision import (
     Simulation,
     SimulationState,
     StaffRelative,
+    SupervisionRun,
+    SupervisionRunState,
 )
 
 __all__ = [
@@ -43,6 +47,7 @@ __all__ = [
     "FindingKind",
     "FindingState",
     "InvestigationVisit",
+    "Objection",
     "Payment",
     "PaymentCycle",
     "PaymentStatus",
@@ -52,9 +57,12 @@ __all__ = [
     "Recovery",
     "Review",
     "ReviewKind",
+    "ReviewOutcome",
     "ReviewState",
     "Simulation",
     "SimulationState",
     "StaffRelative",
+    "SupervisionRun",
+    "SupervisionRunState",
     "TemporaryKind",
 ]

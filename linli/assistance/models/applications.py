@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from linli.core.audit import Audited
 
-from .common import AssistanceQuerySet, Program
+from .common import AssistanceQuerySet, BenefitRecordQuerySet, OwnRecordQuerySet, Program
 
 
 class ApplicationChannel(models.TextChoices):
@@ -106,6 +106,16 @@ class Application(Audited):
     notice_to = models.DateField(_("public notice to"), null=True, blank=True)
     decision_due = models.DateField(_("decision due"), null=True, blank=True)
     extended = models.BooleanField(_("time limit extended"), default=False)
+    extension_reason = models.CharField(_("reason for the extension"), max_length=200, blank=True)
+    # The day the street accepted it (受理): the total time limit counts from here.
+    accepted_on = models.DateField(_("accepted on"), null=True, blank=True)
+    # 特困: the day the street approved it, and whether the district drew it for its sample.
+    street_approved_on = models.DateField(_("approved by the street on"), null=True, blank=True)
+    district_sampled = models.BooleanField(_("sampled by the district"), default=False)
+    # 先行救助: the day the paperwork came in after the payment.
+    documents_received_on = models.DateField(_("documents received on"), null=True, blank=True)
+    # Set by the periodic job when the current stage's time limit passed; cleared by each step.
+    overdue_since = models.DateField(_("overdue since"), null=True, blank=True)
     # The engine's answer the decision rests on, frozen with the policy version used.
     assessment = models.JSONField(_("assessment"), default=dict, blank=True)
     policy_version = models.ForeignKey(
@@ -159,6 +169,14 @@ class Application(Audited):
         "amount",
         "decision_due",
         "extended",
+        "extension_reason",
+        "investigation_due",
+        "notice_from",
+        "notice_to",
+        "documents_due",
+        "documents_received_on",
+        "district_sampled",
+        "decision_note",
     )
 
     class Meta:
@@ -238,6 +256,31 @@ class InvestigationVisit(models.Model):
         return f"{self.visited_on} {self.visitors}"
 
 
+class Objection(models.Model):
+    """An objection raised during the public notice (公示异议), recorded for the decider."""
+
+    application = models.ForeignKey(
+        Application,
+        on_delete=models.PROTECT,
+        related_name="objections",
+        verbose_name=_("application"),
+    )
+    received_on = models.DateField(_("received on"))
+    content = models.TextField(_("objection"))
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("objection to a public notice")
+        verbose_name_plural = _("objections to public notices")
+        ordering = ["received_on", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.received_on}"
+
+
 class BenefitStatus(models.TextChoices):
     ACTIVE = "active", _("Active")
     PHASING_OUT = "phasing_out", _("Gradual exit")  # 渐退
@@ -284,6 +327,8 @@ class Benefit(Audited):
     )
     # Yearly, or half-yearly for unstable income (收入不稳定).
     review_months = models.PositiveSmallIntegerField(_("review every (months)"), default=12)
+    # Income that changes from month to month (收入不稳定): reviewed half-yearly.
+    income_unstable = models.BooleanField(_("income unstable"), default=False)
     next_review_on = models.DateField(_("next review"), null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -303,6 +348,8 @@ class Benefit(Audited):
         "status",
         "status_reason",
         "phase_out_until",
+        "income_unstable",
+        "review_months",
         "next_review_on",
     )
 
@@ -352,7 +399,19 @@ class ReviewKind(models.TextChoices):
 
 class ReviewState(models.TextChoices):
     DUE = "due", _("Due")
+    OVERDUE = "overdue", _("Overdue")  # past due_on and not done; marked by a periodic job
     DONE = "done", _("Done")
+
+
+class ReviewOutcome(models.TextChoices):
+    """What a completed review decided (see assistance.benefits.review_complete)."""
+
+    UNCHANGED = "unchanged", _("Continues unchanged")
+    REASSESSED = "reassessed", _("Amount re-assessed")
+    PHASE_OUT = "phase_out", _("Gradual exit")  # 渐退
+    STOPPED = "stopped", _("Stopped")
+    VERIFIED = "verified", _("Pledge verified")  # 先办后核: the pledge held
+    VERIFICATION_FAILED = "verification_failed", _("Pledge failed verification")
 
 
 class Review(models.Model):
@@ -366,22 +425,37 @@ class Review(models.Model):
     state = models.CharField(
         _("state"), max_length=8, choices=ReviewState.choices, default=ReviewState.DUE
     )
-    outcome = models.CharField(_("outcome"), max_length=200, blank=True)
+    outcome = models.CharField(
+        _("outcome"), max_length=200, choices=ReviewOutcome.choices, blank=True
+    )
+    note = models.TextField(_("note"), blank=True)
+    # The engine's re-assessment the outcome rests on (Assessment.as_json()), when one ran.
+    assessment = models.JSONField(_("assessment"), default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
     done_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     done_at = models.DateTimeField(null=True, blank=True)
     place_path = models.CharField(max_length=255, editable=False)
 
-    objects = AssistanceQuerySet.as_manager()
+    objects = BenefitRecordQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("review")
         verbose_name_plural = _("reviews")
         ordering = ["due_on", "id"]
+        indexes = [
+            models.Index(fields=["state", "due_on"], name="review_state_due_idx"),
+            models.Index(
+                fields=["place_path"], name="review_path_idx", opclasses=["varchar_pattern_ops"]
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["benefit", "kind", "due_on"], name="one_review_per_benefit_kind_and_day"
+            ),
+            models.CheckConstraint(
+                condition=Q(state="done") | Q(outcome=""), name="open_review_has_no_outcome"
             ),
         ]
 
@@ -411,7 +485,7 @@ class Recovery(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     place_path = models.CharField(max_length=255, editable=False)
 
-    objects = AssistanceQuerySet.as_manager()
+    objects = BenefitRecordQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("recovery")
@@ -446,7 +520,7 @@ class CreditPenalty(models.Model):
     reason = models.CharField(_("reason"), max_length=200)
     place_path = models.CharField(max_length=255, editable=False)
 
-    objects = AssistanceQuerySet.as_manager()
+    objects = OwnRecordQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("credit penalty")

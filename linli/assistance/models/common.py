@@ -24,7 +24,30 @@ MONTHLY_PROGRAMS = (Program.MINIMUM_LIVING, Program.EXTREME_POVERTY)
 
 
 class AssistanceQuerySet(ScopedQuerySet):
+    """Residents see the rows of their own household: `resident_lookup` is the path from a row
+    to the accounts that may read it, "" for rows that are no one household's business
+    (payment cycles, simulations)."""
+
     permission_prefix = "assistance"
+    resident_lookup = "household__members__account"
 
     def for_resident(self, actor):
-        return self.filter(household__members__account=actor)
+        if not self.resident_lookup:
+            return self.none()
+        return self.filter(**{self.resident_lookup: actor})
+
+
+class BenefitRecordQuerySet(AssistanceQuerySet):
+    """Reviews, recoveries and payments: read by the benefit's household."""
+
+    resident_lookup = "benefit__household__members__account"
+
+
+class OwnRecordQuerySet(AssistanceQuerySet):
+    """A credit penalty is the person's own: their household does not see it."""
+
+    resident_lookup = "person__account"
+
+
+class StaffOnlyQuerySet(AssistanceQuerySet):
+    resident_lookup = ""

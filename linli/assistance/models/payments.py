@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .common import AssistanceQuerySet, Program
+from .common import BenefitRecordQuerySet, Program, StaffOnlyQuerySet
 
 
 class CycleState(models.TextChoices):
@@ -57,7 +57,7 @@ class PaymentCycle(models.Model):
     failure = models.TextField(blank=True)
     place_path = models.CharField(max_length=255, editable=False)
 
-    objects = AssistanceQuerySet.as_manager()
+    objects = StaffOnlyQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("payment cycle")
@@ -99,7 +99,11 @@ class Payment(models.Model):
     an arrear or a retry pays in a later cycle). Nobody is paid twice for one program and
     month: a failed payment is the only one that may have a successor."""
 
-    cycle = models.ForeignKey(PaymentCycle, on_delete=models.PROTECT, related_name="payments")
+    # Indexed by payment_cycle_idx (cycle, status); a second index on the column alone would
+    # only slow the generation's inserts.
+    cycle = models.ForeignKey(
+        PaymentCycle, on_delete=models.PROTECT, related_name="payments", db_index=False
+    )
     benefit = models.ForeignKey(
         "assistance.Benefit", on_delete=models.PROTECT, related_name="payments"
     )
@@ -120,7 +124,7 @@ class Payment(models.Model):
     failure_reason = models.CharField(_("bank's reason"), max_length=200, blank=True)
     place_path = models.CharField(max_length=255, editable=False)
 
-    objects = AssistanceQuerySet.as_manager()
+    objects = BenefitRecordQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("payment")
@@ -130,6 +134,13 @@ class Payment(models.Model):
             models.Index(fields=["cycle", "status"], name="payment_cycle_idx"),
             models.Index(
                 fields=["place_path"], name="payment_path_idx", opclasses=["varchar_pattern_ops"]
+            ),
+            # Arrears: each cycle looks for the failed payments of earlier months, a few among
+            # the millions paid.
+            models.Index(
+                fields=["program", "month"],
+                condition=Q(status="failed"),
+                name="payment_failed_idx",
             ),
         ]
         constraints = [

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from functools import cached_property
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -10,11 +13,32 @@ from linli.core.audit import Audited
 from linli.core.scoping import ScopedQuerySet
 from linli.people.models import Registration
 
+if TYPE_CHECKING:
+    from linli.assistance.policy import PolicyParameters
+
 
 class PolicySetQuerySet(ScopedQuerySet):
     """A policy set is read by everyone working under its locality and above it."""
 
     permission_prefix = "assistance"
+
+    def restrict(self, actor, action: str = "view"):
+        """Reading also reaches the sets of the localities above the actor's places (a street
+        works under its district's policy); other actions stay within the jurisdiction."""
+        scoped = super().restrict(actor, action)
+        if action != "view" or actor is None or not actor.is_authenticated:
+            return scoped
+        if actor.is_resident or not actor.has_perm_code("assistance.view"):
+            return scoped
+        if actor.sees_everything:
+            return scoped
+        above = {
+            path[: index + 1]
+            for path in actor.scope_paths
+            for index, char in enumerate(path)
+            if char == "/"
+        }
+        return scoped | self.filter(place_path__in=above)
 
 
 class PolicySet(Audited):
@@ -106,6 +130,12 @@ class PolicyVersion(Audited):
 
     def __str__(self) -> str:
         return f"{self.policy_set} {self.valid_from}"
+
+    @cached_property
+    def params(self) -> PolicyParameters:
+        from linli.assistance.policy import PolicyParameters
+
+        return PolicyParameters.model_validate(self.parameters)
 
     def save(self, *args, **kwargs) -> None:
         self.place_path = self.policy_set.place_path

@@ -8,7 +8,14 @@ from django.utils.translation import gettext_lazy as _
 
 from linli.core.scoping import ScopedQuerySet
 
-from .common import AssistanceQuerySet
+from .common import StaffOnlyQuerySet
+
+
+class SupervisionQuerySet(ScopedQuerySet):
+    """Findings and runs: staff of the jurisdiction only; residents see none (they name no
+    household of the resident's)."""
+
+    permission_prefix = "assistance"
 
 
 class FindingKind(models.TextChoices):
@@ -22,7 +29,7 @@ class FindingKind(models.TextChoices):
 
 
 class FindingState(models.TextChoices):
-    OPEN = "open", _("Open")
+    OPEN = "open", _("To be resolved")
     CONFIRMED = "confirmed", _("Confirmed: action taken")
     EXPLAINED = "explained", _("Explained: no problem")
 
@@ -47,20 +54,111 @@ class Finding(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     found_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
+    # Set when a run over the finding's place no longer finds it (the records were put right,
+    # or the benefit stopped); cleared when a run finds it again. Such a finding is not closed
+    # by the run: a person decides whether it was a real problem (see supervision.py).
+    cleared_at = models.DateTimeField(_("no longer found since"), null=True, blank=True)
+    # The lowest place holding every record the finding names (a district for an account
+    # shared across streets), so each office sees the findings wholly in its jurisdiction.
     place_path = models.CharField(max_length=255)
 
-    objects = AssistanceQuerySet.as_manager()
+    objects = SupervisionQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("supervision finding")
         verbose_name_plural = _("supervision findings")
         ordering = ["-found_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["place_path"], name="finding_path_idx", opclasses=["varchar_pattern_ops"]
+            ),
+            models.Index(fields=["state", "kind"], name="finding_state_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["kind", "key"], name="one_finding_per_key"),
+            models.CheckConstraint(
+                condition=Q(state="open") | ~Q(resolution=""),
+                name="resolved_finding_has_resolution",
+                violation_error_message=_("Say what was found or done."),
+            ),
         ]
 
     def __str__(self) -> str:
         return self.summary
+
+
+class SupervisionRunState(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class SupervisionRun(models.Model):
+    """One run of the supervision checks over a place (every check, set-based), started from the
+    findings page or by the daily job; `counts` says per kind how many were found, new, found
+    again after being cleared, and no longer found."""
+
+    place_path = models.CharField(max_length=255)  # "" for the whole registry (the daily job)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("started by"),
+    )
+    state = models.CharField(
+        _("state"),
+        max_length=8,
+        choices=SupervisionRunState.choices,
+        default=SupervisionRunState.QUEUED,
+    )
+    created_at = models.DateTimeField(_("run requested at"), default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
+    total = models.PositiveSmallIntegerField(default=0)  # checks to run
+    processed = models.PositiveSmallIntegerField(default=0)  # checks done
+    counts = models.JSONField(default=dict, blank=True)
+    failure = models.TextField(blank=True)
+
+    objects = SupervisionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("supervision run")
+        verbose_name_plural = _("supervision runs")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # A second request for the same place while one waits or runs would do the work
+            # twice; it is refused (see supervision.supervision_run_request).
+            models.UniqueConstraint(
+                fields=["place_path"],
+                condition=Q(state__in=["queued", "running"]),
+                name="one_pending_supervision_run_per_place",
+                violation_error_message=_("A run for this place is already under way."),
+            ),
+            models.CheckConstraint(
+                condition=Q(processed__lte=models.F("total")) | Q(total=0),
+                name="supervision_run_progress_bounded",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.get_state_display()}"
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (SupervisionRunState.DONE, SupervisionRunState.FAILED)
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """The counts of every check added up: found, new, reopened, cleared."""
+        out = dict.fromkeys(("found", "new", "reopened", "cleared"), 0)
+        for counts in (self.counts or {}).values():
+            for name in out:
+                out[name] += int(counts.get(name, 0))
+        return out
 
 
 class StaffRelativeQuerySet(ScopedQuerySet):
@@ -140,7 +238,7 @@ class Simulation(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
     place_path = models.CharField(max_length=255, editable=False)
 
-    objects = AssistanceQuerySet.as_manager()
+    objects = StaffOnlyQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("policy simulation")

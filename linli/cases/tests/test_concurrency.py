@@ -1,48 +1,20 @@
 """Races that only a database with real concurrent writers can show (PostgreSQL)."""
 
 import datetime as dt
-import threading
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from linli.cases import services
 from linli.cases.models import Case, CaseEvent, CaseState, SweepRun, WarningLevel
 from linli.cases.sweep import run_sweep
 from linli.core.errors import ApplicationError
+from linli.core.testing.concurrency import race
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def postgresql_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite serialises writers; the race needs PostgreSQL")
-
-
-def race(*calls):
-    """Start the calls at the same moment, each in its own thread and connection."""
-    barrier = threading.Barrier(len(calls))
-    outcomes: list = [None] * len(calls)
-
-    def run(i, call):
-        from django.db import connection as thread_connection
-
-        barrier.wait()
-        try:
-            outcomes[i] = call()
-        except ApplicationError as exc:
-            outcomes[i] = exc
-        finally:
-            thread_connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return outcomes
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("postgresql_only"),
+]
 
 
 def test_two_handlers_accepting_at_once_exactly_one_wins(actors, report):

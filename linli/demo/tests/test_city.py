@@ -5,20 +5,31 @@ import datetime as dt
 import io
 import itertools
 import re
+from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Max, Min
 from shapely.geometry import Point, shape
 from shapely.ops import unary_union
 from stdnum.cn import ric
 
+from linli.assistance.policy import demo_parameters
 from linli.core.models import AuditEntry
-from linli.demo.generator import LOW_INCOME_LINE, REFERENCE_DATE
+from linli.demo.generator import REFERENCE_DATE
 from linli.demo.management.commands.seed import BBOX_LABEL
 from linli.people.idnumbers import parse_id_number, phone_problem
-from linli.people.models import FinancialRecord, Household, Person, Relation
+from linli.people.models import (
+    FinanceKind,
+    FinancialRecord,
+    Household,
+    LegalSupporter,
+    Person,
+    Relation,
+    SelfCareAssessment,
+    SeriousIllness,
+)
 from linli.places.models import Place, PlaceLevel
 from linli.places.selectors import grid_containing
 
@@ -154,19 +165,68 @@ def test_distributions_are_realistic(city, db):
     assert left_behind and all(_age(p[0]) < 16 and p[8] == "rural" for p in left_behind)
 
 
-def test_low_income_households_are_three_percent_by_their_income_records(city, db):
-    income = collections.Counter()
-    for household_id, amount in FinancialRecord.objects.filter(
+def _counted_per_capita() -> dict[int, tuple[Decimal, str]]:
+    """Counted income per member under the demo policy (no new-employment wages yet): counted
+    kinds, less deducted kinds and each earner's employment cost; and the registration."""
+    policy = demo_parameters(rural=False)
+    counted = collections.defaultdict(Decimal)
+    wages = collections.defaultdict(Decimal)
+    for household_id, person_id, kind, amount in FinancialRecord.objects.filter(
         category="income", valid_to__isnull=True
-    ).values_list("household_id", "amount"):
-        income[household_id] += float(amount)
+    ).values_list("household_id", "person_id", "kind", "amount"):
+        if kind in policy.counted_income_kinds:
+            counted[household_id] += amount
+            if kind == "wage":
+                wages[(household_id, person_id)] += amount
+        elif kind in policy.deducted_income_kinds:
+            counted[household_id] -= amount
+    for (household_id, _person), wage in wages.items():
+        counted[household_id] -= min(
+            wage * policy.employment_cost_share, policy.employment_cost_cap
+        )
     members = collections.Counter(Person.objects.values_list("household_id", flat=True))
     registration = dict(Household.objects.values_list("id", "registration"))
-    low = [h for h in members if income[h] / members[h] < LOW_INCOME_LINE[registration[h]]]
-    assert len(low) == HOUSEHOLDS * 3 // 100
-    kinds = set(FinancialRecord.objects.values_list("category", "kind").distinct())
-    assert len(kinds) == 11  # every kind of income, asset and expenditure
+    return {h: (max(counted[h], Decimal(0)) / members[h], registration[h]) for h in members}
+
+
+def test_poor_and_marginal_households_are_where_the_roles_put_them(city, db):
+    """Per 400 households: 10 for 低保 and 4 persons alone for 特困 below the standard, 6 in
+    the marginal band, none of the others within 1.5 × the standard."""
+    standard = {r: demo_parameters(rural=r == "rural").standard for r in ("urban", "rural")}
+    per_capita = _counted_per_capita()
+    below = [h for h, (pc, r) in per_capita.items() if pc < standard[r]]
+    band = [
+        h for h, (pc, r) in per_capita.items() if standard[r] <= pc <= Decimal("1.5") * standard[r]
+    ]
+    assert len(below) == HOUSEHOLDS * 14 // 400
+    assert len(band) == HOUSEHOLDS * 6 // 400
+    kinds = set(FinancialRecord.objects.values_list("kind", flat=True).distinct())
+    assert kinds == set(FinanceKind.values)  # every kind of income, asset and expenditure
     assert FinancialRecord.objects.filter(valid_to__isnull=False, category="income").exists()
+
+
+def test_facts_assistance_rests_on(city, db):
+    adults = Person.objects.filter(birth_date__lte=dt.date(2010, 1, 1))
+    assert not adults.filter(work_capacity="").exists()
+    assert (
+        not Person.objects.filter(birth_date__gt=dt.date(2010, 1, 2))
+        .exclude(work_capacity="")
+        .exists()
+    )
+    levels = {a.level for a in SelfCareAssessment.objects.all()}
+    assert levels == {"independent", "partial", "dependent"}
+    assert SeriousIllness.objects.exists()
+    supporters = LegalSupporter.objects.all()
+    assert (
+        supporters.filter(supporter__isnull=False)
+        .exclude(supporter__household=models.F("person__household"))
+        .exists()
+    )  # some live in another household
+    assert supporters.filter(able_to_support=False).exists()
+    for model in (SeriousIllness, SelfCareAssessment, LegalSupporter):
+        for row in model.objects.order_by("id")[::10]:
+            row.full_clean(validate_unique=False)
+            assert row.place_path == row.person.place_path
 
 
 def test_one_audit_entry_summarises_the_seed(city, db):

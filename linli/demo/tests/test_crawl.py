@@ -44,9 +44,11 @@ NOW = dt.datetime(2026, 6, 3, 10, 0, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))
 SEED_STEPS: list[tuple[str, dict]] = [
     ("load_case_categories", {}),
     ("load_workday_calendar", {}),
-    ("seed", {"households": 80, "seed": 1}),
+    ("seed", {"households": 400, "seed": 1}),
     ("seed_cases", {"cases": 100, "seed": 1}),
     ("demo_accounts", {}),
+    # 400 households give an assistance application in every state of every path.
+    ("seed_assistance", {"seed": 1}),
 ]
 
 # Path parameter → the model whose rows give its value (the first the person can see).
@@ -58,6 +60,26 @@ PATH_IDS: dict[str, str] = {
     "person_id": "people.Person",
     "record_id": "people.FinancialRecord",
     "job_id": "people.ImportJob",
+    "transfer_id": "people.TransferRequest",
+    "fact_id": "people.SeriousIllness",
+    "illness_id": "people.SeriousIllness",
+    "assessment_id": "people.SelfCareAssessment",
+    "supporter_id": "people.LegalSupporter",
+    "account_id": "people.BankAccount",
+    "application_id": "assistance.Application",
+    "visit_id": "assistance.InvestigationVisit",
+    "benefit_id": "assistance.Benefit",
+    "review_id": "assistance.Review",
+    "recovery_id": "assistance.Recovery",
+    "cycle_id": "assistance.PaymentCycle",
+    "return_id": "assistance.BankReturn",
+    "finding_id": "assistance.Finding",
+    "run_id": "assistance.SupervisionRun",
+    "relative_id": "assistance.StaffRelative",
+    "policy_set_id": "assistance.PolicySet",
+    "version_id": "assistance.PolicyVersion",
+    "simulation_id": "assistance.Simulation",
+    "community_id": "places.Place",
 }
 
 # Required query parameters of API GET routes, read from the demo data where they name it.
@@ -66,6 +88,9 @@ QUERY_VALUES: dict[str, Callable[[], str]] = {
     "lng": lambda: str(_first_case_point()[1]),
     "start": lambda: (NOW.date() - dt.timedelta(days=90)).isoformat(),
     "end": lambda: NOW.date().isoformat(),
+    "place_id": lambda: str(apps.get_model("places.Place").objects.order_by("path").first().pk),
+    "registration": lambda: "urban",
+    "on": lambda: NOW.date().isoformat(),
 }
 
 # Not followed: leaving, switching language, static files, anything that deletes, and the

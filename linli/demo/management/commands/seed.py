@@ -59,7 +59,8 @@ class Command(BaseCommand):
         places = ", ".join(f"{count:,} {level}" for level, count in summary.places.items())
         self.stdout.write(
             f"Generated {places}; {summary.households:,} households, {summary.persons:,} "
-            f"persons, {summary.financial_records:,} financial records: {summary.rows:,} rows "
+            f"persons, {summary.financial_records:,} financial records, {summary.person_facts:,} "
+            f"illness, self-care and supporter records: {summary.rows:,} rows "
             f"in {summary.seconds:.1f} s ({summary.rows_per_second:,.0f} rows/s)."
         )
         if verbosity and not settings.LINLI_MAP_TILE_URL:
