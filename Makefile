@@ -35,6 +35,7 @@ demo: install $(LOCAL_ENV)
 	$(BIN)/linli seed_cases --cases $(DEMO_CASES) --seed 1 --if-empty
 	$(BIN)/linli demo_accounts
 	$(BIN)/linli seed_assistance --seed 1 --if-empty
+	$(BIN)/linli seed_monitoring --seed 1 --if-empty
 	@echo "Starting web server on http://$(HOST):$(PORT)/ and the task worker (Ctrl-C stops both)."
 	@# Background commands of a script ignore Ctrl-C's SIGINT, and a SIGTERM to make reaches only
 	@# this shell: so the shell stops all three with SIGTERM and waits for them (the worker

@@ -14,6 +14,7 @@ from linli.assistance.api import router as assistance_router
 from linli.cases.api import router as cases_router
 from linli.core.api import AUTH, ErrorOut, JsonParser, install_error_handlers
 from linli.core.api import router as core_router
+from linli.monitoring.api import router as monitoring_router
 from linli.people.api import router as people_router
 from linli.places.api import router as places_router
 
@@ -107,3 +108,4 @@ api.add_router("/", places_router)
 api.add_router("/people", people_router)
 api.add_router("/cases", cases_router)
 api.add_router("/assistance", assistance_router)
+api.add_router("/monitoring", monitoring_router)

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "linli.people",
     "linli.cases",
     "linli.assistance",
+    "linli.monitoring",
     "linli.demo",
     "linli.workbench",
 ]

@@ -12,6 +12,7 @@ urlpatterns = [
     path("open311/v2/", include("linli.cases.open311_urls")),
     path("cases/", include("linli.cases.urls")),
     path("assistance/", include("linli.assistance.urls")),
+    path("monitoring/", include("linli.monitoring.urls")),
     path("", include("linli.workbench.urls")),
     path("", include("linli.core.urls")),
 ]

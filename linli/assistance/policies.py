@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import gettext_lazy
 from pydantic import ValidationError as PydanticValidationError
 
 from linli.core import audit
@@ -557,164 +557,182 @@ def ensure_demo_policies(locality: Place) -> list[PolicySet]:
 # What the policy page calls each parameter, and the help it shows under the figure.
 FIELD_LABELS: dict[str, tuple[Any, Any]] = {
     "standard": (
-        _l("Minimum living standard"),
-        _l("Yuan per person per month (低保标准)."),
+        gettext_lazy("Minimum living standard"),
+        gettext_lazy("Yuan per person per month (低保标准)."),
     ),
     "extreme_poverty_standard": (
-        _l("Extreme-poverty basic standard"),
-        _l("Yuan per person per month of basic living support for extreme poverty."),
+        gettext_lazy("Extreme-poverty basic standard"),
+        gettext_lazy("Yuan per person per month of basic living support for extreme poverty."),
     ),
     "counted_income_kinds": (
-        _l("Income counted"),
-        _l("Income kinds counted in full."),
+        gettext_lazy("Income counted"),
+        gettext_lazy("Income kinds counted in full."),
     ),
     "exempt_income_kinds": (
-        _l("Income exempted"),
-        _l("Income kinds not counted at all."),
+        gettext_lazy("Income exempted"),
+        gettext_lazy("Income kinds not counted at all."),
     ),
     "deducted_income_kinds": (
-        _l("Amounts deducted"),
-        _l("Kinds subtracted from counted income (personal social-insurance contributions)."),
+        gettext_lazy("Amounts deducted"),
+        gettext_lazy(
+            "Kinds subtracted from counted income (personal social-insurance contributions)."
+        ),
     ),
     "employment_cost_share": (
-        _l("Employment-cost deduction share"),
-        _l("Share of each earner's counted wage deducted as the cost of working (0.2 = 20%)."),
+        gettext_lazy("Employment-cost deduction share"),
+        gettext_lazy(
+            "Share of each earner's counted wage deducted as the cost of working (0.2 = 20%)."
+        ),
     ),
     "employment_cost_cap": (
-        _l("Employment-cost deduction cap"),
-        _l("Most deducted per earner per month, in yuan."),
+        gettext_lazy("Employment-cost deduction cap"),
+        gettext_lazy("Most deducted per earner per month, in yuan."),
     ),
     "new_employment_exempt_months": (
-        _l("New employment exemption, months"),
-        _l("Months during which wages of newly found work are exempt."),
+        gettext_lazy("New employment exemption, months"),
+        gettext_lazy("Months during which wages of newly found work are exempt."),
     ),
     "new_employment_exempt_cap_multiple": (
-        _l("New employment exemption cap"),
-        _l("Exempt up to this multiple of the standard per month; the rest is counted."),
+        gettext_lazy("New employment exemption cap"),
+        gettext_lazy("Exempt up to this multiple of the standard per month; the rest is counted."),
     ),
     "phase_out_months": (
-        _l("Gradual exit, months"),
-        _l("Months a household whose income rose above the standard keeps its benefit."),
+        gettext_lazy("Gradual exit, months"),
+        gettext_lazy("Months a household whose income rose above the standard keeps its benefit."),
     ),
     "marginal_multiple": (
-        _l("Marginal band"),
-        _l("Marginal households have per-capita income under this multiple of the standard."),
+        gettext_lazy("Marginal band"),
+        gettext_lazy(
+            "Marginal households have per-capita income under this multiple of the standard."
+        ),
     ),
     "marginal_bound_inclusive": (
-        _l("Marginal bound included"),
-        _l("Yes: income equal to the bound is marginal (以下); no: only below it (低于)."),
+        gettext_lazy("Marginal bound included"),
+        gettext_lazy(
+            "Yes: income equal to the bound is marginal (以下); no: only below it (低于)."
+        ),
     ),
     "single_person_disability_grade_max": (
-        _l("Covered alone: disability grade"),
-        _l("A member with a disability of grade 1 to this may be covered alone."),
+        gettext_lazy("Covered alone: disability grade"),
+        gettext_lazy("A member with a disability of grade 1 to this may be covered alone."),
     ),
     "single_person_mental_grade_max": (
-        _l("Covered alone: intellectual or mental disability grade"),
-        _l("A member with an intellectual or mental disability of grade 1 to this."),
+        gettext_lazy("Covered alone: intellectual or mental disability grade"),
+        gettext_lazy("A member with an intellectual or mental disability of grade 1 to this."),
     ),
     "single_person_serious_illness": (
-        _l("Covered alone: serious illness"),
-        _l("A member with a serious illness may be covered alone."),
+        gettext_lazy("Covered alone: serious illness"),
+        gettext_lazy("A member with a serious illness may be covered alone."),
     ),
     "savings_per_person_limit": (
-        _l("Savings limit per person"),
-        _l("Savings and securities of the household up to this many yuan per member."),
+        gettext_lazy("Savings limit per person"),
+        gettext_lazy("Savings and securities of the household up to this many yuan per member."),
     ),
     "vehicles_allowed": (
-        _l("Vehicles allowed"),
-        _l("Number of motor vehicles a household may own."),
+        gettext_lazy("Vehicles allowed"),
+        gettext_lazy("Number of motor vehicles a household may own."),
     ),
     "extra_housing_allowed": (
-        _l("Extra housing allowed"),
-        _l("Whether a household may own housing beyond its home."),
+        gettext_lazy("Extra housing allowed"),
+        gettext_lazy("Whether a household may own housing beyond its home."),
     ),
     "rigid_expenditure_share": (
-        _l("Rigid-expenditure share"),
-        _l("Medical and education spending above this share of income makes a hardship."),
+        gettext_lazy("Rigid-expenditure share"),
+        gettext_lazy("Medical and education spending above this share of income makes a hardship."),
     ),
     "reference_disposable_income": (
-        _l("Reference disposable income"),
-        _l("Local per-capita disposable income per month, in yuan."),
+        gettext_lazy("Reference disposable income"),
+        gettext_lazy("Local per-capita disposable income per month, in yuan."),
     ),
     "care_independent": (
-        _l("Care amount: fully self-caring"),
-        _l("Yuan per month for extreme-poverty persons who manage all six items."),
+        gettext_lazy("Care amount: fully self-caring"),
+        gettext_lazy("Yuan per month for extreme-poverty persons who manage all six items."),
     ),
     "care_partial": (
-        _l("Care amount: partly dependent"),
-        _l("Yuan per month for those who cannot manage some of the six items."),
+        gettext_lazy("Care amount: partly dependent"),
+        gettext_lazy("Yuan per month for those who cannot manage some of the six items."),
     ),
     "care_dependent": (
-        _l("Care amount: fully dependent"),
-        _l("Yuan per month for those who cannot manage most of the six items."),
+        gettext_lazy("Care amount: fully dependent"),
+        gettext_lazy("Yuan per month for those who cannot manage most of the six items."),
     ),
     "temporary_cap_multiple": (
-        _l("Temporary assistance cap"),
-        _l("Per person per event, as a multiple of the standard."),
+        gettext_lazy("Temporary assistance cap"),
+        gettext_lazy("Per person per event, as a multiple of the standard."),
     ),
     "temporary_hard_multiple": (
-        _l("Temporary assistance cap, especially hard"),
-        _l("The higher multiple for especially hard cases."),
+        gettext_lazy("Temporary assistance cap, especially hard"),
+        gettext_lazy("The higher multiple for especially hard cases."),
     ),
     "street_approval_ceiling": (
-        _l("Street approval ceiling"),
-        _l("The street approves temporary assistance up to this many yuan; the district above."),
+        gettext_lazy("Street approval ceiling"),
+        gettext_lazy(
+            "The street approves temporary assistance up to this many yuan; the district above."
+        ),
     ),
     "emergency_documents_days": (
-        _l("Documents after emergency payment"),
-        _l("Working days to document an emergency paid first."),
+        gettext_lazy("Documents after emergency payment"),
+        gettext_lazy("Working days to document an emergency paid first."),
     ),
     "heating_per_household": (
-        _l("Heating subsidy per household"),
-        _l("Yuan per household."),
+        gettext_lazy("Heating subsidy per household"),
+        gettext_lazy("Yuan per household."),
     ),
     "one_off_per_person": (
-        _l("One-off living subsidy per person"),
-        _l("Yuan per person."),
+        gettext_lazy("One-off living subsidy per person"),
+        gettext_lazy("Yuan per person."),
     ),
     "price_cpi_trigger": (
-        _l("Price subsidy trigger"),
-        _l("Consumer-price rise (%, year on year) at which the price-linked subsidy is paid."),
+        gettext_lazy("Price subsidy trigger"),
+        gettext_lazy(
+            "Consumer-price rise (%, year on year) at which the price-linked subsidy is paid."
+        ),
     ),
     "price_cpi_rise": (
-        _l("Consumer-price rise"),
-        _l("The current rise (%, year on year)."),
+        gettext_lazy("Consumer-price rise"),
+        gettext_lazy("The current rise (%, year on year)."),
     ),
     "investigation_days": (
-        _l("Investigation time limit"),
-        _l("Working days for the household investigation."),
+        gettext_lazy("Investigation time limit"),
+        gettext_lazy("Working days for the household investigation."),
     ),
-    "notice_days": (_l("Public notice"), _l("Calendar days of public notice.")),
-    "decision_days": (_l("Decision time limit"), _l("Working days for the decision.")),
-    "total_days": (_l("Total time limit"), _l("Working days from acceptance to decision.")),
+    "notice_days": (gettext_lazy("Public notice"), gettext_lazy("Calendar days of public notice.")),
+    "decision_days": (
+        gettext_lazy("Decision time limit"),
+        gettext_lazy("Working days for the decision."),
+    ),
+    "total_days": (
+        gettext_lazy("Total time limit"),
+        gettext_lazy("Working days from acceptance to decision."),
+    ),
     "extended_total_days": (
-        _l("Extended total time limit"),
-        _l("Working days when the time limit is extended."),
+        gettext_lazy("Extended total time limit"),
+        gettext_lazy("Working days when the time limit is extended."),
     ),
     "extreme_poverty_street_days": (
-        _l("Extreme poverty: street time limit"),
-        _l("Working days for the street's review."),
+        gettext_lazy("Extreme poverty: street time limit"),
+        gettext_lazy("Working days for the street's review."),
     ),
     "extreme_poverty_district_days": (
-        _l("Extreme poverty: district time limit"),
-        _l("Working days for the district's decision."),
+        gettext_lazy("Extreme poverty: district time limit"),
+        gettext_lazy("Working days for the district's decision."),
     ),
     "extreme_poverty_sample_share": (
-        _l("Extreme poverty: district sample"),
-        _l("Share of applications the district checks itself (0.3 = 30%)."),
+        gettext_lazy("Extreme poverty: district sample"),
+        gettext_lazy("Share of applications the district checks itself (0.3 = 30%)."),
     ),
-    "review_months": (_l("Review interval"), _l("Months between reviews.")),
+    "review_months": (gettext_lazy("Review interval"), gettext_lazy("Months between reviews.")),
     "unstable_review_months": (
-        _l("Review interval, unstable income"),
-        _l("Months between reviews of households with unstable income."),
+        gettext_lazy("Review interval, unstable income"),
+        gettext_lazy("Months between reviews of households with unstable income."),
     ),
     "death_recheck_months": (
-        _l("Re-check after a death"),
-        _l("Months within which a household is re-checked after a member dies."),
+        gettext_lazy("Re-check after a death"),
+        gettext_lazy("Months within which a household is re-checked after a member dies."),
     ),
     "credit_penalty_months": (
-        _l("Credit penalty"),
-        _l("Months a failed credit pledge bars the credit route."),
+        gettext_lazy("Credit penalty"),
+        gettext_lazy("Months a failed credit pledge bars the credit route."),
     ),
 }
 

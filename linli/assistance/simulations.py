@@ -33,7 +33,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import gettext_lazy
 
 from linli.core import audit
 from linli.core.errors import NotFound, PermissionDenied, ValidationFailed
@@ -53,18 +53,18 @@ MAX_NAME = 100
 
 # The figures a simulation reports per street and in total, in the order shown.
 FIGURES: tuple[tuple[str, Any], ...] = (
-    ("households", _l("Households")),
-    ("base_eligible_households", _l("Eligible now")),
-    ("variant_eligible_households", _l("Eligible under the variant")),
-    ("newly_eligible_households", _l("Newly eligible households")),
-    ("newly_eligible_persons", _l("Newly eligible persons")),
-    ("no_longer_eligible_households", _l("No longer eligible households")),
-    ("no_longer_eligible_persons", _l("No longer eligible persons")),
-    ("newly_marginal_households", _l("Newly marginal households")),
-    ("no_longer_marginal_households", _l("No longer marginal households")),
-    ("base_budget", _l("Monthly budget now (yuan)")),
-    ("variant_budget", _l("Monthly budget under the variant (yuan)")),
-    ("budget_change", _l("Monthly budget change (yuan)")),
+    ("households", gettext_lazy("Households")),
+    ("base_eligible_households", gettext_lazy("Eligible now")),
+    ("variant_eligible_households", gettext_lazy("Eligible under the variant")),
+    ("newly_eligible_households", gettext_lazy("Newly eligible households")),
+    ("newly_eligible_persons", gettext_lazy("Newly eligible persons")),
+    ("no_longer_eligible_households", gettext_lazy("No longer eligible households")),
+    ("no_longer_eligible_persons", gettext_lazy("No longer eligible persons")),
+    ("newly_marginal_households", gettext_lazy("Newly marginal households")),
+    ("no_longer_marginal_households", gettext_lazy("No longer marginal households")),
+    ("base_budget", gettext_lazy("Monthly budget now (yuan)")),
+    ("variant_budget", gettext_lazy("Monthly budget under the variant (yuan)")),
+    ("budget_change", gettext_lazy("Monthly budget change (yuan)")),
 )
 MONEY_FIGURES = ("base_budget", "variant_budget", "budget_change")
 

@@ -87,6 +87,12 @@ def _nav_items(request) -> list[dict]:
         ),
         ("assistance:policies", _("Assistance policies"), (Perm.ASSISTANCE_VIEW, _POLICY_ROLES)),
         ("assistance:staff_relatives", _("Declared relatives"), (Perm.ASSISTANCE_VIEW, None)),
+        ("monitoring:overview", _("Monitoring overview"), (Perm.MONITORING_VIEW, None)),
+        ("monitoring:alerts", _("Alerts"), (Perm.MONITORING_VIEW, None)),
+        ("monitoring:visits", _("Home visits"), (Perm.MONITORING_VISIT, None)),
+        ("monitoring:keys", _("Key households"), (Perm.MONITORING_VIEW, None)),
+        ("monitoring:rounds", _("Screening rounds"), (Perm.MONITORING_SCREEN, None)),
+        ("monitoring:signals", _("Risk signals"), (Perm.MONITORING_IMPORT, None)),
         ("audit", _("Audit log"), (Perm.AUDIT_VIEW, None)),
     ]
     items = []

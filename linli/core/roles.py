@@ -49,6 +49,12 @@ class Perm:
     ASSISTANCE_POLICY = "assistance.policy"  # edit policy sets
     ASSISTANCE_SUPERVISE = "assistance.supervise"  # fund supervision findings (阳光监管)
     ASSISTANCE_SIMULATE = "assistance.simulate"  # policy simulation
+    MONITORING_VIEW = "monitoring.view"
+    MONITORING_VISIT = "monitoring.visit"  # record home visits and key-household follow-ups
+    MONITORING_SCREEN = "monitoring.screen"  # start screening rounds (排查)
+    MONITORING_IMPORT = "monitoring.import"  # import external signal files
+    MONITORING_RULES = "monitoring.rules"  # edit risk rules
+    MONITORING_KEY = "monitoring.key"  # list and release key households (重点户)
 
 
 _FIELD_STAFF = {
@@ -76,13 +82,15 @@ _ASSISTANCE_FIELD = {
     Perm.ASSISTANCE_VIEW,
     Perm.ASSISTANCE_APPLY,
     Perm.ASSISTANCE_INVESTIGATE,
+    Perm.MONITORING_VIEW,
+    Perm.MONITORING_VISIT,
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.RESIDENT: frozenset({Perm.CASES_REPORT, Perm.ASSISTANCE_APPLY}),
     Role.GRID_WORKER: frozenset(_FIELD_STAFF | _CASE_LOOP | _ASSISTANCE_FIELD),
     Role.COMMUNITY_WORKER: frozenset(
-        _FIELD_STAFF | _CASE_LOOP | _ASSISTANCE_FIELD | {Perm.PEOPLE_IMPORT}
+        _FIELD_STAFF | _CASE_LOOP | _ASSISTANCE_FIELD | {Perm.PEOPLE_IMPORT, Perm.MONITORING_KEY}
     ),
     Role.STREET_OFFICER: frozenset(
         _FIELD_STAFF
@@ -94,6 +102,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.ASSISTANCE_ACCEPT,
             Perm.ASSISTANCE_DECIDE,
             Perm.ASSISTANCE_PAY,
+            Perm.MONITORING_SCREEN,
+            Perm.MONITORING_KEY,
+            Perm.MONITORING_IMPORT,
         }
     ),
     Role.DEPARTMENT_HANDLER: frozenset(
@@ -112,6 +123,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.ASSISTANCE_POLICY,
             Perm.ASSISTANCE_SUPERVISE,
             Perm.ASSISTANCE_SIMULATE,
+            Perm.MONITORING_VIEW,
+            Perm.MONITORING_SCREEN,
+            Perm.MONITORING_IMPORT,
+            Perm.MONITORING_RULES,
+            Perm.MONITORING_KEY,
         }
     ),
     Role.COMMAND_OPERATOR: frozenset(
@@ -138,6 +154,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.AUDIT_VIEW,
             Perm.ASSISTANCE_VIEW,
             Perm.ASSISTANCE_SUPERVISE,
+            Perm.MONITORING_VIEW,
         }
     ),
     Role.ADMIN: frozenset({v for k, v in vars(Perm).items() if k.isupper() and isinstance(v, str)}),

@@ -743,13 +743,14 @@ def _amount(plan, row, refs, text: str) -> Decimal | None:
     if amount < 0:
         plan.add_error(FINANCES, row, refs["amount"], _("An amount cannot be negative."))
         return None
+    # The size first: quantizing a number of 28 digits or more raises InvalidOperation.
+    if amount > MAX_AMOUNT:
+        plan.add_error(FINANCES, row, refs["amount"], _("This amount is too large."))
+        return None
     if amount != amount.quantize(Decimal("0.01")):
         plan.add_error(
             FINANCES, row, refs["amount"], _("Give the amount to the fen: two decimals at most.")
         )
-        return None
-    if amount > MAX_AMOUNT:
-        plan.add_error(FINANCES, row, refs["amount"], _("This amount is too large."))
         return None
     return amount.quantize(Decimal("0.01"))
 

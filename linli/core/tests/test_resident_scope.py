@@ -41,6 +41,28 @@ def _resident_case(town, resident):
     )
 
 
+def _resident_monitoring(town, people, admin) -> None:
+    """Monitoring records on the resident's own household: a signal, the alert a screening
+    round raises from it, its home visit and a key household. Residents see none of them."""
+    from django.utils import timezone
+
+    from linli.monitoring import keys, rules, screening, signals, visits
+
+    rules.ensure_default_rules()
+    today = timezone.localdate()
+    signals.signal_record(
+        source="external",
+        household_id=people.household.id,
+        kind="hospital_bill",
+        occurred_on=today,
+        amount=Decimal("52000.00"),
+        key="resident:hospital",
+    )
+    screening.screen_now(place=town.street, as_of=today, actor=admin)
+    visits.visits_create_for_open_alerts()
+    keys.key_household_add(actor=admin, household_id=people.household.id, reason="大病支出")
+
+
 @pytest.fixture
 def resident(town, people, admin):
     """张小川's account; the household has two members and records on both."""
@@ -56,6 +78,7 @@ def resident(town, people, admin):
             valid_from=dt.date(2026, 1, 1),
         )
     _resident_case(town, account)
+    _resident_monitoring(town, people, admin)
     return account
 
 
@@ -83,6 +106,33 @@ def test_a_resident_sees_each_of_their_rows_once(model, resident, people):
     else:
         assert len(visible) == expected
     assert not model.objects.restrict(resident, "change").exists()
+
+
+# Monitoring models without a scoped default manager: reached only through their scoped
+# parent (a visit's records, a key household's follow-ups) or global reference data.
+UNSCOPED_MONITORING = {
+    "monitoring.VisitRecord",
+    "monitoring.FollowUp",
+    "monitoring.RiskRule",
+    "monitoring.SignalFeed",
+}
+
+
+def test_a_resident_sees_nothing_of_monitoring(resident, people):
+    """Monitoring is staff work: not even the resident's own household's alerts, visits, key
+    record or signals. Every monitoring model is scoped, restricted, or declared above."""
+    from linli.monitoring.models import Alert, HomeVisit, KeyHousehold, Signal
+
+    for model in (Alert, HomeVisit, KeyHousehold, Signal):
+        assert model.objects.filter(place_path=people.household.place_path).exists()
+    for model in apps.get_app_config("monitoring").get_models():
+        rows = model._default_manager.all()
+        if model._meta.label in UNSCOPED_MONITORING:
+            assert not hasattr(rows, "restrict"), f"{model._meta.label} is restricted now"
+            continue
+        assert hasattr(rows, "restrict"), f"{model._meta.label}: scope it or declare it"
+        for action in ("view", "change"):
+            assert not rows.restrict(resident, action).exists(), model._meta.label
 
 
 def test_a_resident_opens_their_own_person_record_over_the_api(client, resident, people):

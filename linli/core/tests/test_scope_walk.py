@@ -66,7 +66,8 @@ def targets(town, people, admin, neighbour):
     facts = _neighbours_facts(people, admin)
     return {
         "case_id": case.id,
-        # A case photo's id; 1 is a visit's first photo (numbered within the visit).
+        # A case photo's id; 1 is a visit's first photo (numbered within the visit, and a
+        # monitoring visit record's photos within the record).
         "photo_id": (_neighbours_photo(case, neighbour).id, 1),
         "place_id": town.other_grid.id,
         "household_id": people.other_household.id,
@@ -81,6 +82,7 @@ def targets(town, people, admin, neighbour):
         # The pages void all four kinds of fact by one parameter name.
         "fact_id": tuple(facts.values()),
         **_neighbours_assistance(town, people, admin, neighbour),
+        **_neighbours_monitoring(town, people, admin, neighbour),
     }
 
 
@@ -235,6 +237,83 @@ def _neighbours_assistance(town, people, admin, neighbour) -> dict[str, int]:
     }
 
 
+def _neighbours_monitoring(town, people, admin, neighbour) -> dict[str, int]:
+    """The neighbour's monitoring records: a screening round of the neighbour's street, an
+    alert on the neighbour's household with its home visit (assigned to the neighbour, one
+    attempt recorded with a photo), a key household with a follow-up, a signal and a signal
+    import by the neighbour's street officer."""
+    import uuid
+
+    from django.core.files.base import ContentFile
+
+    from linli.monitoring import keys, rules, screening, signals, visits
+    from linli.monitoring.models import Alert, RiskRule, SignalImport, SignalSource
+
+    rules.ensure_default_rules()
+    today = timezone.localdate()
+    street_officer = make_user("otherstreetwatch", Role.STREET_OFFICER, [town.other_street])
+    household = people.other_household
+    signal = signals.signal_record(
+        source=SignalSource.EXTERNAL,
+        household_id=household.id,
+        person_id=people.other_head.id,
+        kind="hospital_bill",
+        occurred_on=today,
+        amount=Decimal("52000.00"),
+        key="walk:hospital",
+    )
+    round_ = screening.screen_now(place=town.other_street, as_of=today, actor=street_officer)
+    alert = Alert.objects.filter(household=household).order_by("pk").first()
+    if alert is None:  # the registry's figures raised nothing: an alert as screening makes it
+        rule = RiskRule.objects.order_by("code").first()
+        alert = Alert.objects.create(
+            household=household,
+            rule=rule,
+            rule_code=rule.code,
+            severity=rule.severity,
+            explanation="人均收入 300 元",
+            snapshot={"per_capita": "300.00"},
+            screening_round=round_,
+        )
+    visits.visits_create_for_open_alerts()
+    home_visit = alert.visits.get()
+    record = visits.visit_record(
+        actor=neighbour,
+        visit_id=home_visit.id,
+        idempotency_key=uuid.uuid4().hex,
+        visited_at=timezone.now(),
+        met="",
+        findings="家中无人",
+        photos=[_png_upload()],
+        outcome="unreachable",
+    )
+    key = keys.key_household_add(
+        actor=street_officer, household_id=household.id, reason="大病支出", alert_id=alert.id
+    )
+    keys.follow_up_record(
+        actor=neighbour,
+        key_household_id=key.id,
+        done_on=today,
+        note="电话回访",
+        idempotency_key=uuid.uuid4().hex,
+    )
+    signal_import = SignalImport.objects.create(
+        created_by=street_officer,
+        file=ContentFile(b"", name="signals.csv"),
+        original_name="signals.csv",
+        state="done",
+    )
+    return {
+        "alert_id": alert.id,
+        "round_id": round_.id,
+        "home_visit_id": home_visit.id,
+        "visit_record_id": record.id,
+        "key_household_id": key.id,
+        "import_id": signal_import.id,
+        "signal_id": signal.id,
+    }
+
+
 def _neighbours_case(town, neighbour):
     """A case reported by the neighbour (a grid worker on patrol) inside the neighbour's grid."""
     from linli.cases.models import Category
@@ -310,7 +389,8 @@ def _neighbour_state(people):
     # The walker has nothing of its own in these tables: every row in them is the neighbour's.
     neighbours = [
         list(model.objects.order_by("pk").values())
-        for model in apps.get_app_config("assistance").get_models()
+        for label in ("assistance", "monitoring")
+        for model in apps.get_app_config(label).get_models()
     ] + [
         list(model.objects.order_by("pk").values())
         for model in (SeriousIllness, SelfCareAssessment, LegalSupporter, BankAccount)
@@ -383,8 +463,23 @@ def test_no_route_carries_anything_but_numeric_ids():
             assert name.endswith("_id"), path
 
 
-def test_page_lists_never_show_the_neighbours_records(client, walkers, people, targets):
-    """With the neighbour's applications, benefits, reviews, cycles and findings there."""
+def test_page_lists_never_show_the_neighbours_records(client, walkers, people, targets, neighbour):
+    """With the neighbour's applications, benefits, reviews, cycles and findings there, and
+    the neighbour's alerts, visits, key households, signals and screening rounds."""
+    from django.urls import reverse
+
+    # The walkers have no monitoring records of their own: a link to one is the neighbour's.
+    links = [
+        reverse("monitoring:alert_detail", args=[targets["alert_id"]]),
+        reverse("monitoring:visit_detail", args=[targets["home_visit_id"]]),
+        reverse("monitoring:key_detail", args=[targets["key_household_id"]]),
+        reverse("monitoring:round_detail", args=[targets["round_id"]]),
+        reverse("monitoring:signal_import_detail", args=[targets["import_id"]]),
+    ]
+    # The check can fail: the neighbour's own lists do link to them.
+    client.force_login(neighbour)
+    for name, link in zip(("alerts", "visits", "keys"), links[:3], strict=True):
+        assert f'"{link}"' in client.get(reverse(f"monitoring:{name}")).content.decode()
     for walker in walkers:
         client.force_login(walker)
         for route in _page_routes():
@@ -400,6 +495,8 @@ def test_page_lists_never_show_the_neighbours_records(client, walkers, people, t
                 people.other_household.number,
             ):
                 assert secret not in html, f"/{route} shows {walker.role} {secret!r}"
+            for link in links:
+                assert f'"{link}"' not in html, f"/{route} links {walker.role} to {link}"
 
 
 API_BODIES = {
@@ -479,7 +576,32 @@ API_BODIES = {
         "state": "explained",
         "resolution": "测试",
     },
+    ("post", "/api/v1/monitoring/alerts/{alert_id}/dismiss"): {"reason": "误报"},
+    ("post", "/api/v1/monitoring/visits/{home_visit_id}/records"): {
+        "idempotency_key": "walk-record-0001",
+        "visited_at": "2026-01-05T10:00:00+08:00",
+        "met": "户主",
+        "findings": "生活正常",
+        "outcome": "no_risk",
+    },
+    # Multipart form fields (see API_MULTIPART): its required fields are read before the view.
+    ("post", "/api/v1/monitoring/visits/{home_visit_id}/records/multipart"): {
+        "idempotency_key": "walk-record-0002",
+        "visited_at": "2026-01-05T10:00:00+08:00",
+        "met": "户主",
+        "findings": "生活正常",
+        "outcome": "no_risk",
+    },
+    ("post", "/api/v1/monitoring/key-households/{key_household_id}/follow-ups"): {
+        "done_on": "2026-01-05",
+        "note": "电话回访",
+        "idempotency_key": "walk-follow-up-0001",
+    },
+    ("post", "/api/v1/monitoring/key-households/{key_household_id}/release"): {"reason": "脱困"},
 }
+
+# Sent as multipart form data, not JSON.
+API_MULTIPART = {("post", "/api/v1/monitoring/visits/{home_visit_id}/records/multipart")}
 
 
 def _api_operations():
@@ -496,6 +618,8 @@ def _api_call(client, method: str, path: str, has_body: bool, ids: dict, headers
     if not has_body:
         return url, getattr(client, method)(url, headers=headers).status_code
     body = API_BODIES.get((method, path), {})
+    if (method, path) in API_MULTIPART:
+        return url, getattr(client, method)(url, body, headers=headers).status_code
     response = getattr(client, method)(url, body, content_type="application/json", headers=headers)
     return url, response.status_code
 
@@ -549,6 +673,11 @@ def test_api_lists_never_return_the_neighbours_records(client, walkers, people, 
         "/assistance/findings": {targets["finding_id"]},
         "/assistance/staff-relatives": {targets["relative_id"]},
         "/assistance/simulations": {targets["simulation_id"]},
+        "/monitoring/alerts": {targets["alert_id"]},
+        "/monitoring/visits": {targets["home_visit_id"]},
+        "/monitoring/key-households": {targets["key_household_id"]},
+        "/monitoring/signals": {targets["signal_id"]},
+        "/monitoring/screening-rounds": {targets["round_id"]},
     }
     for walker in walkers:
         _, key = api_token_issue(actor=None, user=walker, name="walk")

@@ -49,6 +49,7 @@ SEED_STEPS: list[tuple[str, dict]] = [
     ("demo_accounts", {}),
     # 400 households give an assistance application in every state of every path.
     ("seed_assistance", {"seed": 1}),
+    ("seed_monitoring", {"seed": 1}),
 ]
 
 # Path parameter → the model whose rows give its value (the first the person can see).
@@ -80,6 +81,12 @@ PATH_IDS: dict[str, str] = {
     "version_id": "assistance.PolicyVersion",
     "simulation_id": "assistance.Simulation",
     "community_id": "places.Place",
+    "alert_id": "monitoring.Alert",
+    "round_id": "monitoring.ScreeningRound",
+    "key_household_id": "monitoring.KeyHousehold",
+    "import_id": "monitoring.SignalImport",
+    "home_visit_id": "monitoring.HomeVisit",
+    "visit_record_id": "monitoring.VisitRecord",
 }
 
 # Required query parameters of API GET routes, read from the demo data where they name it.

@@ -120,6 +120,7 @@ def test_incomes_of_old_and_new_kinds_are_checked(town, importer, people):
             (make_id_number(), "", "wage", 1, "2026-01-01", "", "", ""),  # 15: nowhere
             (registered, "", "wage", 1, "2026-01-01", "", "", "<script>x</script>"),  # 16: text
             (registered, "", "wage", 1, "2026-01-01", "", "", "<b>" * 100),  # 17: too long
+            (registered, "", "wage", "1" + "0" * 30, "2026-01-01", "", "", ""),  # 18: huge
         ],
     )
     plan = check(importer, content)
@@ -137,6 +138,7 @@ def test_incomes_of_old_and_new_kinds_are_checked(town, importer, people):
         (14, "A"),
         (15, "A"),
         (17, "H"),
+        (18, "D"),
     }
     # The same words for "registered elsewhere" and "registered nowhere".
     messages = {e.row: e.message for e in plan.errors if e.sheet == title}

@@ -1,0 +1,10 @@
+from .pages import keys, overview, screening, signals, visits
+
+app_name = "monitoring"
+urlpatterns = [
+    *overview.urlpatterns,
+    *screening.urlpatterns,
+    *signals.urlpatterns,
+    *visits.urlpatterns,
+    *keys.urlpatterns,
+]
