@@ -14,7 +14,6 @@ counts calendar days. Every number comes from the policy version in force for th
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import json
 import secrets
@@ -41,6 +40,7 @@ from linli.people.models import Household, Person, RecordStatus, Relation, stree
 from linli.places.models import Place
 
 from . import transitions
+from .engine import add_months
 from .models import (
     Application,
     ApplicationChannel,
@@ -136,15 +136,6 @@ def _today() -> dt.date:
 
 def first_of_next_month(day: dt.date) -> dt.date:
     return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    """The same day `months` later (the month's last day where it has fewer)."""
-    total = day.month - 1 + months
-    year, month = day.year + total // 12, total % 12 + 1
-    return day.replace(
-        year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1])
-    )
 
 
 def _record(actor: User | None, application: Application, before: dict[str, Any] | None) -> None:

@@ -12,7 +12,6 @@ reviews) is set-based: a few queries whatever the number of benefits (see benefi
 
 from __future__ import annotations
 
-import calendar
 import dataclasses
 import datetime as dt
 import tempfile
@@ -37,11 +36,13 @@ from linli.core.errors import Conflict, PermissionDenied, ValidationFailed
 from linli.core.masking import mask_name
 from linli.core.models import AuditAction, AuditEntry, User
 from linli.core.roles import Perm
-from linli.core.text import control_character, control_character_message, excel_safe
+from linli.core.text import excel_safe
 from linli.core.workbench import Count, Kind, Listing, Row
 from linli.people.models import Person, RecordStatus, jurisdiction_path
 from linli.places.models import Place
 
+from .applications import _text
+from .engine import add_months
 from .models import (
     Application,
     Benefit,
@@ -84,14 +85,6 @@ DUE_SOON_DAYS = 7
 
 def month_start(day: dt.date) -> dt.date:
     return day.replace(day=1)
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    """The same day `months` later (or earlier); the month's last day when it has fewer."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    last = calendar.monthrange(year, month + 1)[1]
-    return dt.date(year, month + 1, min(day.day, last))
 
 
 def months_between(first: dt.date, last: dt.date) -> int:
@@ -244,23 +237,6 @@ def review_outcomes(actor: User, review: Review) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------
 # Input hygiene
-
-
-def _text(value: str | None, field_name: str, *, required: bool, limit: int, message: str) -> str:
-    text = (value or "").strip()
-    if required and not text:
-        raise ValidationFailed(message, details={field_name: [_("This field is required.")]})
-    char = control_character(text)
-    if char is not None:
-        problem = control_character_message(field_name, char)
-        raise ValidationFailed(problem, details={field_name: [problem]})
-    if len(text) > limit:
-        raise ValidationFailed(
-            _("The text has %(n)d characters; the limit is %(max)d.")
-            % {"n": len(text), "max": limit},
-            details={field_name: [_("At most %(max)d characters.") % {"max": limit}]},
-        )
-    return text
 
 
 def _yuan(value: Any, field_name: str) -> Decimal:
@@ -571,7 +547,7 @@ def benefits_export(*, actor: User, filters: BenefitFilter) -> tuple[str, IO[byt
             benefit.household.number,
             mask_name(benefit.recipient.name),
             benefit.get_program_display(),
-            benefit.classification,
+            benefit.classification_label,
             benefit.persons_covered,
             benefit.monthly_amount,
             benefit.start_month.strftime("%Y-%m"),
@@ -638,55 +614,45 @@ def _stop(actor: User | None, benefit: Benefit, reason: str, *, last_month: dt.d
     _close_open_reviews(actor, benefit, reason)
 
 
+def _begin(
+    actor: User, benefit_id: Any, action: str, reason: str, message: str
+) -> tuple[Benefit, str]:
+    """The reason checked (`message` when missing), the benefit locked, the action allowed."""
+    reason = _text(reason, "reason", required=True, limit=MAX_REASON, message=message)
+    benefit = _locked(actor, benefit_id)
+    check(actor, benefit, action)
+    return benefit, reason
+
+
+def _set_status(actor: User, benefit: Benefit, status: str, reason: str) -> None:
+    before = benefit.audit_snapshot()
+    benefit.status, benefit.status_reason = status, reason
+    _save(actor, benefit, before)
+
+
 @transaction.atomic
 def benefit_suspend(*, actor: User, benefit_id: Any, reason: str) -> Benefit:
     """Suspend (暂停): nothing is paid while suspended; the benefit stays the person's."""
-    reason = _text(
-        reason,
-        "reason",
-        required=True,
-        limit=MAX_REASON,
-        message=_("Give the reason for suspending the benefit."),
-    )
-    benefit = _locked(actor, benefit_id)
-    check(actor, benefit, "suspend")
-    before = benefit.audit_snapshot()
-    benefit.status, benefit.status_reason = S.SUSPENDED, reason
-    _save(actor, benefit, before)
+    message = _("Give the reason for suspending the benefit.")
+    benefit, reason = _begin(actor, benefit_id, "suspend", reason, message)
+    _set_status(actor, benefit, S.SUSPENDED, reason)
     return benefit
 
 
 @transaction.atomic
 def benefit_resume(*, actor: User, benefit_id: Any, reason: str) -> Benefit:
     """Resume (恢复): back to active, or to its gradual exit if it was in one."""
-    reason = _text(
-        reason,
-        "reason",
-        required=True,
-        limit=MAX_REASON,
-        message=_("Give the reason for resuming the benefit."),
-    )
-    benefit = _locked(actor, benefit_id)
-    check(actor, benefit, "resume")
-    before = benefit.audit_snapshot()
-    benefit.status = S.PHASING_OUT if benefit.phase_out_until else S.ACTIVE
-    benefit.status_reason = reason
-    _save(actor, benefit, before)
+    message = _("Give the reason for resuming the benefit.")
+    benefit, reason = _begin(actor, benefit_id, "resume", reason, message)
+    _set_status(actor, benefit, S.PHASING_OUT if benefit.phase_out_until else S.ACTIVE, reason)
     return benefit
 
 
 @transaction.atomic
 def benefit_stop(*, actor: User, benefit_id: Any, reason: str) -> Benefit:
     """Stop (停发): paid through the current month, then no more; its open reviews end."""
-    reason = _text(
-        reason,
-        "reason",
-        required=True,
-        limit=MAX_REASON,
-        message=_("Give the reason for stopping the benefit."),
-    )
-    benefit = _locked(actor, benefit_id)
-    check(actor, benefit, "stop")
+    message = _("Give the reason for stopping the benefit.")
+    benefit, reason = _begin(actor, benefit_id, "stop", reason, message)
     _stop(actor, benefit, reason, last_month=month_start(today()))
     return benefit
 
@@ -726,15 +692,8 @@ def benefit_change_amount(
     """Re-assess the amount (调整救助金额) with the engine on today's registry and policy: every
     amount a benefit pays is one the engine explained. Refused when the household is no longer
     eligible (then: gradual exit or stop)."""
-    reason = _text(
-        reason,
-        "reason",
-        required=True,
-        limit=MAX_REASON,
-        message=_("Give the reason for re-assessing the amount."),
-    )
-    benefit = _locked(actor, benefit_id)
-    check(actor, benefit, "change_amount")
+    message = _("Give the reason for re-assessing the amount.")
+    benefit, reason = _begin(actor, benefit_id, "change_amount", reason, message)
     _apply_reassessment(actor, benefit, _reassess(benefit, on or today()), reason)
     return benefit
 
@@ -770,7 +729,7 @@ def review_open(
         raise ValidationFailed(
             _("Choose the kind of review."), details={"kind": [_("Unknown kind.")]}
         )
-    note = _text(note, "note", required=False, limit=MAX_NOTE, message="")
+    note = _text(note, "note", required=False, limit=MAX_NOTE, lines=True)
     benefit = _locked(actor, benefit_id)
     if benefit.status not in RUNNING:
         raise Conflict(_("The benefit has stopped: there is nothing to review."), code="stopped")
@@ -949,6 +908,7 @@ def review_complete(
         required=outcome in (ReviewOutcome.STOPPED, ReviewOutcome.VERIFICATION_FAILED),
         limit=MAX_NOTE,
         message=_("Say what the review found."),
+        lines=True,
     )
     review = (
         Review.objects.select_for_update(of=("self",))

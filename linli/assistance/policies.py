@@ -132,12 +132,15 @@ def may_edit(actor: User, policy_set: PolicySet) -> bool:
 
 
 def current_version(policy_set: PolicySet, on: dt.date | None = None) -> PolicyVersion | None:
-    """The version in force today (or on `on`); the latest if none is in force yet."""
+    """The version in force today (or on `on`); the latest if none is in force yet. Reads
+    `policy_set.versions.all()`, so a list of sets with `prefetch_related("versions")` costs
+    no query per set."""
     on = on or timezone.localdate()
-    try:
-        return version_in(policy_set, on)
-    except NoPolicy:
-        return policy_set.versions.order_by("-valid_from").first()
+    newest_first = sorted(policy_set.versions.all(), key=lambda v: v.valid_from, reverse=True)
+    for version in newest_first:
+        if version.valid_from <= on and (version.valid_to is None or version.valid_to >= on):
+            return version
+    return newest_first[0] if newest_first else None
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,16 @@ def changed_parameters(before: dict | None, after: dict) -> list[ParameterChange
         if not same_value(before.get(name), after.get(name)):
             out.append(ParameterChange(name, field_label(name), before.get(name), after.get(name)))
     return out
+
+
+def changes_from_previous(version: PolicyVersion) -> list[ParameterChange]:
+    """What a version changed from the one before it (every figure for a set's first)."""
+    previous = (
+        version.policy_set.versions.filter(valid_from__lt=version.valid_from)
+        .order_by("-valid_from")
+        .first()
+    )
+    return changed_parameters(previous.parameters if previous else None, version.parameters)
 
 
 def same_value(a: Any, b: Any) -> bool:
@@ -249,7 +262,8 @@ def _parameter_error(field: str, error: dict) -> str:
     return _("Fix this value: %(problem)s.") % {"problem": error.get("msg", kind)}
 
 
-def _text(value: str | None, field: str, limit: int, *, required: bool) -> str:
+def clean_text(value: str | None, field: str, limit: int, *, required: bool) -> str:
+    """Printable text, trimmed; refused (naming the field) when missing or too long."""
     text = "".join(ch for ch in (value or "") if ch == " " or ch.isprintable()).strip()
     if required and not text:
         raise ValidationFailed(
@@ -283,7 +297,7 @@ def policy_set_create(*, actor: User, locality_id: int, registration: str, name:
             _("Choose urban or rural registration."),
             details={"registration": [_("Choose urban or rural registration.")]},
         )
-    name = _text(name, "name", MAX_NAME, required=True)
+    name = clean_text(name, "name", MAX_NAME, required=True)
     taken = Conflict(
         _("This locality already has a policy set for that registration."),
         details={"registration": [_("Choose the other registration.")]},
@@ -349,7 +363,7 @@ def policy_version_add(
     policy_set = _locked_set(actor, policy_set_id)
     start = _parse_date(valid_from, "valid_from")
     params = validate_parameters(parameters)
-    note = _text(note, "note", MAX_NOTE, required=False)
+    note = clean_text(note, "note", MAX_NOTE, required=False)
     today = timezone.localdate()
     if start < today:
         message = _(
@@ -488,7 +502,7 @@ def policy_schedule_import(
                 else _parse_date(raw["valid_to"], "valid_to")
             )
             params = validate_parameters(raw.get("parameters"))
-            note = _text(raw.get("note"), "note", MAX_NOTE, required=False)
+            note = clean_text(raw.get("note"), "note", MAX_NOTE, required=False)
         except ValidationFailed as exc:
             message = _("Row %(row)d: %(problem)s") % {"row": index, "problem": exc.message}
             raise ValidationFailed(

@@ -346,7 +346,7 @@ def public_notice(*, community: Place) -> list[NoticeRow]:
             NoticeRow(
                 applicant=mask_name(application.applicant.name),
                 program=Program(application.program).label,
-                classification=application.classification,
+                classification=application.classification_label,
                 members=int(result.get("persons_covered") or 0),
                 amount=str(amount),
                 notice_from=application.notice_from,

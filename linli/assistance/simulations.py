@@ -22,8 +22,8 @@ integers, so both databases give the same figures to the fen as the engine's Dec
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -43,9 +43,12 @@ from linli.people.models import FinancialRecord, Household, Person, SeriousIllne
 from linli.places.models import Place, PlaceLevel
 from linli.places.selectors import place_in_jurisdiction
 
+from .engine import add_months
 from .models import PolicySet, PolicyVersion, Simulation, SimulationState
-from .policies import field_label, same_value, shown, validate_parameters
+from .policies import clean_text, field_label, same_value, shown, validate_parameters
 from .policy import PolicyParameters
+
+logger = logging.getLogger(__name__)
 
 FEN = Decimal("0.01")
 SCALE = 10_000  # shares and multiples have at most four decimals
@@ -73,7 +76,7 @@ MONEY_FIGURES = ("base_budget", "variant_budget", "budget_change")
 # The set-based computation
 
 
-def _fen(value: Decimal) -> int:
+def to_fen(value: Decimal) -> int:
     return int((value * 100).to_integral_value(rounding=ROUND_HALF_UP))
 
 
@@ -81,28 +84,21 @@ def _scaled(value: Decimal) -> int:
     return int((value * SCALE).to_integral_value(rounding=ROUND_HALF_UP))
 
 
-def _add_months(day: dt.date, months: int) -> dt.date:
-    total = day.year * 12 + day.month - 1 + months
-    year, month = divmod(total, 12)
-    month += 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
 def new_employment_cutoff(on: dt.date, months: int) -> dt.date:
     """A new-employment wage starting after this date is still within its exempt months on `on`
     (on < start + months, with month ends clamped): the latest start that is no longer."""
     # start + months is non-decreasing in start, so the exempt starts are those after the
     # last start whose exemption has ended; search back from on − months (at most a few days).
-    day = _add_months(on, -months)
-    while _add_months(day + dt.timedelta(days=1), months) <= on:
+    day = add_months(on, -months)
+    while add_months(day + dt.timedelta(days=1), months) <= on:
         day += dt.timedelta(days=1)
-    while _add_months(day, months) > on:
+    while add_months(day, months) > on:
         day -= dt.timedelta(days=1)
     return day
 
 
 @dataclass(frozen=True)
-class _Terms:
+class Terms:
     """One parameter set as the integers (fen, ten-thousandths) and lists the SQL needs."""
 
     standard: int
@@ -123,20 +119,20 @@ class _Terms:
     single_serious_illness: bool
 
     @classmethod
-    def of(cls, params: PolicyParameters, on: dt.date) -> _Terms:
+    def of(cls, params: PolicyParameters, on: dt.date) -> Terms:
         months = params.new_employment_exempt_months
         return cls(
-            standard=_fen(params.standard),
+            standard=to_fen(params.standard),
             counted=tuple(params.counted_income_kinds),
             deducted=tuple(params.deducted_income_kinds),
             wage_counted="wage" in params.counted_income_kinds,
             exempt_after=new_employment_cutoff(on, months) if months else None,
-            exempt_cap=_fen(params.new_employment_exempt_cap_multiple * params.standard),
+            exempt_cap=to_fen(params.new_employment_exempt_cap_multiple * params.standard),
             cost_share=_scaled(params.employment_cost_share),
-            cost_cap=_fen(params.employment_cost_cap),
-            marginal_bound=_fen(params.marginal_multiple * params.standard),
+            cost_cap=to_fen(params.employment_cost_cap),
+            marginal_bound=to_fen(params.marginal_multiple * params.standard),
             marginal_inclusive=params.marginal_bound_inclusive,
-            savings_limit=_fen(params.savings_per_person_limit),
+            savings_limit=to_fen(params.savings_per_person_limit),
             vehicles_allowed=params.vehicles_allowed,
             extra_housing_allowed=params.extra_housing_allowed,
             single_disability_grade_max=params.single_person_disability_grade_max,
@@ -145,19 +141,19 @@ class _Terms:
         )
 
 
-class _Sql:
+class Sql:
     """SQL text built in order with its parameters beside it, so they cannot drift apart."""
 
     def __init__(self) -> None:
         self.parts: list[str] = []
         self.params: list = []
 
-    def add(self, text: str, *params: Any) -> _Sql:
+    def add(self, text: str, *params: Any) -> Sql:
         self.parts.append(text)
         self.params.extend(params)
         return self
 
-    def extend(self, other: _Sql) -> _Sql:
+    def extend(self, other: Sql) -> Sql:
         self.parts.extend(other.parts)
         self.params.extend(other.params)
         return self
@@ -167,14 +163,14 @@ class _Sql:
         return "".join(self.parts)
 
 
-def _kinds_in(sql: _Sql, kinds: tuple[str, ...]) -> None:
+def _kinds_in(sql: Sql, kinds: tuple[str, ...]) -> None:
     if not kinds:
         sql.add("1 = 0")
     else:
         sql.add("f.kind IN (" + ", ".join(["%s"] * len(kinds)) + ")", *kinds)
 
 
-def _minus_exemption(sql: _Sql, t: _Terms) -> None:
+def _minus_exemption(sql: Sql, t: Terms) -> None:
     """f.fen less a new-employment wage's exempt part."""
     if t.exempt_after is None:
         sql.add("f.fen")
@@ -188,7 +184,7 @@ def _minus_exemption(sql: _Sql, t: _Terms) -> None:
         )
 
 
-def _income_columns(sql: _Sql, t: _Terms, s: str) -> None:
+def _income_columns(sql: Sql, t: Terms, s: str) -> None:
     """Per member: counted income, counted wage and deducted amounts."""
     sql.add("CAST(COALESCE(SUM(CASE WHEN ")
     _kinds_in(sql, t.counted)
@@ -206,7 +202,7 @@ def _income_columns(sql: _Sql, t: _Terms, s: str) -> None:
     sql.add(f" THEN f.fen ELSE 0 END), 0) AS BIGINT) AS deducted_{s}, ")
 
 
-def _cost_columns(sql: _Sql, t: _Terms, s: str) -> None:
+def _cost_columns(sql: Sql, t: Terms, s: str) -> None:
     """Per member: the employment cost, min(wage × share, cap) to the fen half up."""
     share = f"((2 * m.wage_{s} * %s + {SCALE}) / (2 * {SCALE}))"
     sql.add(
@@ -219,7 +215,7 @@ def _cost_columns(sql: _Sql, t: _Terms, s: str) -> None:
     )
 
 
-def _alone_columns(sql: _Sql, t: _Terms, s: str) -> None:
+def _alone_columns(sql: Sql, t: Terms, s: str) -> None:
     """Per member: whether they may be covered alone (单人保) and what they would receive,
     standard − own counted income when that is below the standard."""
     own = (
@@ -242,7 +238,7 @@ def _alone_columns(sql: _Sql, t: _Terms, s: str) -> None:
     )
 
 
-def _household_columns(sql: _Sql, t: _Terms, s: str) -> None:
+def _household_columns(sql: Sql, t: Terms, s: str) -> None:
     """Per household: the sums, the single-person cover and the assets test."""
     housing = "" if t.extra_housing_allowed else " AND SUM(a.housing) = 0"
     sql.add(
@@ -256,7 +252,7 @@ def _household_columns(sql: _Sql, t: _Terms, s: str) -> None:
     )
 
 
-def _income_and_per_capita(sql: _Sql, s: str) -> None:
+def _income_and_per_capita(sql: Sql, s: str) -> None:
     """Counted income, never below zero, and per capita to the fen half up."""
     u = f"(CASE WHEN h.net_{s} > 0 THEN h.net_{s} ELSE 0 END)"
     sql.add(
@@ -265,7 +261,7 @@ def _income_and_per_capita(sql: _Sql, s: str) -> None:
     )
 
 
-def _decision_columns(sql: _Sql, t: _Terms, s: str) -> None:
+def _decision_columns(sql: Sql, t: Terms, s: str) -> None:
     """低保 for the household, the marginal band, single-person cover; the amount."""
     comparison = "<=" if t.marginal_inclusive else "<"
     sql.add(
@@ -279,7 +275,7 @@ def _decision_columns(sql: _Sql, t: _Terms, s: str) -> None:
     )
 
 
-def _result_columns(sql: _Sql, s: str) -> None:
+def _result_columns(sql: Sql, s: str) -> None:
     """eligible, persons covered, amount, marginal; per capita and counted income in fen."""
     single = f"(y.band_{s} = 1 AND y.alone_n_{s} > 0)"
     sql.add(
@@ -294,14 +290,14 @@ def _result_columns(sql: _Sql, s: str) -> None:
     )
 
 
-def _households_sql(scope: _Sql, on: dt.date, terms: dict[str, _Terms]) -> _Sql:
+def households_sql(scope: Sql, on: dt.date, terms: dict[str, Terms]) -> Sql:
     """One row per household of the scope with a member on the date: household_id,
     street_path, members, then per parameter set (suffix): eligible (低保), persons covered,
     amount, marginal (低保边缘), per capita and counted income (fen)."""
     person = Person._meta.db_table
     record = FinancialRecord._meta.db_table
     illness = SeriousIllness._meta.db_table
-    sql = _Sql().add("SELECT y.household_id, y.street_path, y.members, ")
+    sql = Sql().add("SELECT y.household_id, y.street_path, y.members, ")
     for s in terms:
         _result_columns(sql, s)
     sql.add("1 AS one FROM (SELECT x.household_id, x.street_path, x.members, ")
@@ -365,7 +361,7 @@ def _households_sql(scope: _Sql, on: dt.date, terms: dict[str, _Terms]) -> _Sql:
     return sql
 
 
-def _scope(households: QuerySet | str, registration: str | None = None) -> _Sql:
+def household_ids_sql(households: QuerySet | str, registration: str | None = None) -> Sql:
     """The SQL of the household ids: a queryset as given, or a place path's active ones."""
     if isinstance(households, str):
         queryset = Household.objects.filter(place_path__under=households, status="active")
@@ -374,7 +370,7 @@ def _scope(households: QuerySet | str, registration: str | None = None) -> _Sql:
     else:
         queryset = households
     sql, params = queryset.order_by().values("pk").query.sql_with_params()
-    return _Sql().add(sql, *params)
+    return Sql().add(sql, *params)
 
 
 @dataclass(frozen=True)
@@ -403,7 +399,7 @@ def household_figures(
     statement whatever the number of households. `households` is a queryset of households or
     a place path (its active households). Households without a member on the date are left
     out (the engine finds none eligible)."""
-    sql = _households_sql(_scope(households), on, {"p": _Terms.of(params, on)})
+    sql = households_sql(household_ids_sql(households), on, {"p": Terms.of(params, on)})
     with connection.cursor() as cursor:
         cursor.execute(sql.text + " ORDER BY y.household_id", sql.params)
         for row in cursor.fetchall():
@@ -421,13 +417,13 @@ def household_figures(
             )
 
 
-def _comparison_sql(scope: _Sql, on: dt.date, base: _Terms, variant: _Terms) -> _Sql:
+def _comparison_sql(scope: Sql, on: dt.date, base: Terms, variant: Terms) -> Sql:
     """Per street: households, and base against variant (see FIGURES). Persons are those
     covered: the household's members, or the members covered alone."""
-    inner = _households_sql(scope, on, {"b": base, "v": variant})
+    inner = households_sql(scope, on, {"b": base, "v": variant})
     newly = "w.eligible_v = 1 AND w.eligible_b = 0"
     lost = "w.eligible_b = 1 AND w.eligible_v = 0"
-    sql = _Sql().add(
+    sql = Sql().add(
         "SELECT w.street_path, COUNT(*), SUM(w.eligible_b), SUM(w.eligible_v), "
         f"SUM(CASE WHEN {newly} THEN 1 ELSE 0 END), "
         f"SUM(CASE WHEN {newly} THEN w.persons_v ELSE 0 END), "
@@ -449,7 +445,7 @@ def compare(
 ) -> dict[str, dict[str, Any]]:
     """{street_path: figures} of the variant against the base (see FIGURES); one statement."""
     sql = _comparison_sql(
-        _scope(households, registration), on, _Terms.of(base, on), _Terms.of(variant, on)
+        household_ids_sql(households, registration), on, Terms.of(base, on), Terms.of(variant, on)
     )
     out: dict[str, dict[str, Any]] = {}
     with connection.cursor() as cursor:
@@ -507,17 +503,6 @@ def variant_of(base: PolicyVersion, changes: Any) -> tuple[PolicyParameters, dic
     return variant, normalised
 
 
-def _text(value: str | None, field: str, limit: int) -> str:
-    text = "".join(ch for ch in (value or "") if ch == " " or ch.isprintable()).strip()
-    if not text:
-        message = _("This field is required.")
-        raise ValidationFailed(message, details={field: [message]})
-    if len(text) > limit:
-        message = _("At most %(max)d characters.") % {"max": limit}
-        raise ValidationFailed(message, details={field: [message]})
-    return text
-
-
 def _scope_path(policy_set: PolicySet, place: Place) -> str:
     """The deeper of the place and the policy's locality; refused if they do not overlap."""
     if place.path.startswith(policy_set.place_path):
@@ -559,7 +544,7 @@ def simulation_start(
     _variant, normalised = variant_of(version, changes)
     simulation = Simulation(
         policy_version=version,
-        name=_text(name, "name", MAX_NAME),
+        name=clean_text(name, "name", MAX_NAME, required=True),
         changes=normalised,
         place=place,
         as_of=as_of,
@@ -643,9 +628,7 @@ def simulation_run(*, simulation_id: int) -> Simulation:
     try:
         result = _run(simulation)
     except Exception:
-        import logging
-
-        logging.getLogger(__name__).exception("simulation %s failed", simulation_id)
+        logger.exception("simulation %s failed", simulation_id)
         _progress(
             simulation_id,
             state=SimulationState.FAILED,
@@ -775,3 +758,12 @@ def not_done_message(simulation: Simulation) -> str:
     if simulation.state == SimulationState.FAILED:
         return simulation.failure or _("The simulation failed. Start it again.")
     return _("The simulation has not finished yet; try again when its state is done.")
+
+
+# Old private names, kept until monitoring/screening.py and bench/monitoring_screen.py import
+# the public ones above (Terms, households_sql, household_ids_sql, to_fen, engine.add_months).
+_Terms = Terms
+_households_sql = households_sql
+_scope = household_ids_sql
+_fen = to_fen
+_add_months = add_months

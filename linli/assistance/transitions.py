@@ -272,13 +272,9 @@ GUARDS: dict[str, Callable[[User, Application], None]] = {
 
 def credit_penalty_check(person_id: int, today: dt.date) -> None:
     """Refuse the credit route to a person within a credit penalty (失信惩戒)."""
-    from .models import CreditPenalty
+    from .benefits import active_credit_penalty
 
-    penalty = (
-        CreditPenalty.objects.filter(person_id=person_id, starts_on__lte=today, ends_on__gte=today)
-        .order_by("-ends_on")
-        .first()
-    )
+    penalty = active_credit_penalty(person_id=person_id, on=today)
     if penalty is not None:
         raise Conflict(
             _(

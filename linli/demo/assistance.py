@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from linli.assistance import engine, payments, policies
 from linli.assistance.applications import overdue_mark
+from linli.assistance.benefits import add_months, month_start, months_between
 from linli.assistance.engine import (
     HouseholdSnapshot,
 )
@@ -195,15 +196,6 @@ def _district_of(path: str) -> str:
     return PATH_SEPARATOR.join(path.split(PATH_SEPARATOR)[: PlaceLevel.DISTRICT]) + PATH_SEPARATOR
 
 
-def _month_start(day: dt.date) -> dt.date:
-    return day.replace(day=1)
-
-
-def _add_months(day: dt.date, months: int) -> dt.date:
-    total = day.year * 12 + day.month - 1 + months
-    return dt.date(total // 12, total % 12 + 1, 1)
-
-
 def _aware(day: dt.date, rng: random.Random) -> dt.datetime:
     naive = dt.datetime.combine(day, dt.time(9)) + dt.timedelta(minutes=rng.randrange(7 * 60))
     return timezone.make_aware(naive)
@@ -302,7 +294,7 @@ class _Generator:
         self.rng = random.Random(f"linli-demo-assistance-{seed}")
         self.progress = progress
         self.today = timezone.localdate()
-        self.month = _month_start(self.today)
+        self.month = month_start(self.today)
         self.started = time.monotonic()
         self.applications: list[Application] = []
         # Per application (same index): the benefit to start, and the visit to record.
@@ -420,7 +412,7 @@ class _Generator:
         pool = [(hid, pc) for hid, pc in pool if hid not in wealthy]
         chosen = rng.sample(pool, min(len(pool), max(10, total // 250)))
         self.expenditure_households = {hid for hid, _pc in chosen}
-        first_month = _add_months(self.month, -10)
+        first_month = add_months(self.month, -10)
         last_day = self.month - dt.timedelta(days=1)
         persons = Person.objects.in_bulk([ill_member[hid] for hid, _pc in chosen])
         sizes = dict(
@@ -477,7 +469,7 @@ class _Generator:
                     category="income",
                     kind="wage",
                     amount=(cap * Decimal(rng.randint(50, 95)) / 100).quantize(Decimal("10")),
-                    valid_from=_add_months(self.month, -rng.randint(1, 4)),
+                    valid_from=add_months(self.month, -rng.randint(1, 4)),
                     new_employment=True,
                     note="新就业，收入豁免期内",
                     place_path=path,
@@ -780,7 +772,7 @@ class _Generator:
                 back = rng.randint(4, 14)
             else:
                 back = rng.randint(1, 24)
-            start = _add_months(self.month, -back)
+            start = add_months(self.month, -back)
             decided = start - dt.timedelta(days=rng.randint(3, 20))
             accepted = decided - dt.timedelta(days=rng.randint(18, 35))
         elif state in (S.APPROVED, S.REJECTED, S.WITHDRAWN):
@@ -860,12 +852,12 @@ class _Generator:
             amount = (params.standard * persons * Decimal(rng.uniform(0.15, 0.4))).quantize(FEN)
             app.classification = engine.Coverage.HOUSEHOLD
         app.amount = amount.quantize(FEN)
-        start = _add_months(_month_start(app.decided_at.date()), 1)
+        start = add_months(month_start(app.decided_at.date()), 1)
         unstable = bool(case.notes["earns"]) and rng.random() < 0.5
         review_months = params.unstable_review_months if unstable else params.review_months
         next_review = start
         while next_review <= self.today:
-            next_review = _add_months(next_review, review_months)
+            next_review = add_months(next_review, review_months)
         benefit = Benefit(
             household=case.household,
             recipient_id=app.applicant_id,
@@ -886,17 +878,17 @@ class _Generator:
         if gradual:
             benefit.status = BenefitStatus.PHASING_OUT
             benefit.status_reason = "家庭收入超过低保标准，渐退"
-            benefit.phase_out_until = _add_months(self.month, rng.randint(1, 4))
+            benefit.phase_out_until = add_months(self.month, rng.randint(1, 4))
             self.reviews.append(
                 Review(
                     benefit=benefit,
                     kind=ReviewKind.INCOME_RISE,
-                    due_on=_add_months(self.month, -2),
+                    due_on=add_months(self.month, -2),
                     state=ReviewState.DONE,
                     outcome=ReviewOutcome.PHASE_OUT,
                     note="家庭成员就业，收入超过标准",
                     done_by=self.staff.for_street(case.path),
-                    done_at=_aware(_add_months(self.month, -2), rng),
+                    done_at=_aware(add_months(self.month, -2), rng),
                 )
             )
         elif failed:
@@ -905,7 +897,8 @@ class _Generator:
             app.verification_failed = True
             benefit.status = BenefitStatus.STOPPED
             benefit.status_reason = "信用承诺核查不实，停止发放"
-            benefit.end_month = _month_start(verified)
+            # As the service stops it: the last month paid is the one before verification.
+            benefit.end_month = add_months(month_start(verified), -1)
             self.failed_credit = (app, benefit, verified)
         elif program in (Program.MINIMUM_LIVING, Program.EXTREME_POVERTY) and draw < 0.02:
             benefit.status = BenefitStatus.SUSPENDED
@@ -960,8 +953,7 @@ class _Generator:
         )
         if self.failed_credit is not None:
             app, benefit, verified = self.failed_credit
-            months = max(1, (benefit.end_month.year - benefit.start_month.year) * 12
-                         + benefit.end_month.month - benefit.start_month.month)  # fmt: skip
+            months = months_between(benefit.start_month, benefit.end_month)
             Recovery.objects.create(
                 benefit=benefit,
                 amount=benefit.monthly_amount * months,
@@ -973,7 +965,8 @@ class _Generator:
                 person_id=app.applicant_id,
                 application=app,
                 starts_on=verified,
-                ends_on=_add_months(verified, app.policy_version.params.credit_penalty_months),
+                ends_on=add_months(verified, app.policy_version.params.credit_penalty_months)
+                - dt.timedelta(days=1),
                 reason="信用承诺核查不实",
             )
         # An overpayment being withheld from a running benefit (未如实申报收入).
@@ -981,7 +974,7 @@ class _Generator:
             b
             for b in benefits
             if b.program == Program.MINIMUM_LIVING and b.status == BenefitStatus.ACTIVE
-            and b.start_month < _add_months(self.month, -3)
+            and b.start_month < add_months(self.month, -3)
         ]  # fmt: skip
         if running:
             benefit = running[0]
@@ -1037,7 +1030,7 @@ class _Generator:
             b
             for b in self.benefits
             if b.status == BenefitStatus.ACTIVE and b.place_path.startswith(district)
-            and b.start_month <= _add_months(self.month, -2)
+            and b.start_month <= add_months(self.month, -2)
         ]  # fmt: skip
         households = [b for b in running if b.program == Program.MINIMUM_LIVING]
         names = dict(
@@ -1064,7 +1057,7 @@ class _Generator:
         extreme = [b for b in running if b.program == Program.EXTREME_POVERTY]
         if extreme:
             dead = extreme[len(extreme) // 2]
-            died = _add_months(self.month, -1) - dt.timedelta(days=rng.randint(3, 20))
+            died = add_months(self.month, -1) - dt.timedelta(days=rng.randint(3, 20))
             Person.objects.filter(pk=dead.recipient_id).update(
                 status=RecordStatus.DECEASED, died_on=died
             )
@@ -1104,7 +1097,7 @@ class _Generator:
         places = {p.path: p for p in Place.objects.filter(path__in={s for s, _p in streets})}
         count = 0
         for back, state in ((2, CycleState.RECONCILED), (1, CycleState.APPROVED), (0, None)):
-            month = _add_months(self.month, -back)
+            month = add_months(self.month, -back)
             made = []
             for street_path, program in streets:
                 cycle = PaymentCycle.objects.create(
@@ -1171,7 +1164,7 @@ class _Generator:
             name=f"城市低保标准由{standard:.0f}元提高到{raised:.0f}元",
             changes={"standard": f"{raised:.2f}"},
             place=self.staff.anchor_district,
-            as_of=_add_months(self.month, 1),
+            as_of=add_months(self.month, 1),
             created_by=self.staff.civil_affairs,
         )
         simulation_run(simulation_id=simulation.pk)

@@ -25,6 +25,7 @@ from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
 
+from linli.assistance.benefits import month_start
 from linli.assistance.policy import demo_parameters
 from linli.people.models import SELF_CARE_ITEMS
 
@@ -111,10 +112,6 @@ def work_capacity(age: int, category: str, grade: int | None, chronic: bool, ran
 def _money(value: float, places: int = 0) -> Decimal:
     """Yuan, rounded to `places` digits left of the point (2 → hundreds)."""
     return Decimal(f"{round(max(value, 0.0), -places):.2f}")
-
-
-def _month_start(day: dt.date) -> dt.date:
-    return day.replace(day=1)
 
 
 def counted_income(incomes: list[list], members: int) -> float:
@@ -237,14 +234,14 @@ class Circumstances:
         for member, kind, amount, note in incomes:
             start = self.starts[int(rand() * len(self.starts))]
             if kind == "assistance_received":  # one month's payment, in the past
-                end = _month_start(start + dt.timedelta(days=31)) - dt.timedelta(days=1)
+                end = month_start(start + dt.timedelta(days=31)) - dt.timedelta(days=1)
                 rows.append((member, "income", kind, _money(amount, 1), start, end, note))
                 continue
             rows.append((member, "income", kind, _money(amount, 1), start, None, note))
             if kind in ("wage", "business") and rand() < 0.3:
                 # The job or business before this one: history an assessment may look back on.
                 end = start - dt.timedelta(days=1)
-                begin = _month_start(end - dt.timedelta(days=rng.randint(180, 1000)))
+                begin = month_start(end - dt.timedelta(days=rng.randint(180, 1000)))
                 previous = amount * rng.uniform(0.75, 0.95)
                 rows.append((member, "income", kind, _money(previous, 1), begin, end, ""))
         for i, m in enumerate(members):

@@ -55,9 +55,10 @@ from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from linli.assistance.engine import add_months
 from linli.assistance.models import Benefit, PolicySet
 from linli.assistance.policies import NoPolicy, version_in
-from linli.assistance.simulations import _add_months, _households_sql, _scope, _Terms
+from linli.assistance.simulations import Terms, household_ids_sql, households_sql
 from linli.core import audit
 from linli.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from linli.core.models import AuditAction, User
@@ -201,8 +202,8 @@ def marginal_income(rule: RiskRule, scope: Scope) -> dict[int, Hit]:
     hits: dict[int, Hit] = {}
     for params, households in _versions(scope):
         bound = _fen(multiple * params.standard)
-        inner = _households_sql(
-            _scope(households), scope.as_of, {"p": _Terms.of(params, scope.as_of)}
+        inner = households_sql(
+            household_ids_sql(households), scope.as_of, {"p": Terms.of(params, scope.as_of)}
         )
         sql = (
             f"SELECT z.household_id, hh.place_path, z.members, z.pc_p, z.u_p FROM ({inner.text}) z "
@@ -237,7 +238,7 @@ def _expenditure_sql(start: dt.date, end: dt.date) -> tuple[str, list]:
 def expenditure_share(rule: RiskRule, scope: Scope) -> dict[int, Hit]:
     share = Decimal(rule.parameters["share"])
     months = int(rule.parameters["months"])
-    start = _add_months(scope.as_of, -months)
+    start = add_months(scope.as_of, -months)
     spent = FinancialRecord.objects.filter(
         voided_at__isnull=True,
         category="expenditure",
@@ -248,10 +249,10 @@ def expenditure_share(rule: RiskRule, scope: Scope) -> dict[int, Hit]:
     scaled = int((share * 10_000).to_integral_value(rounding=ROUND_HALF_UP))
     hits: dict[int, Hit] = {}
     for params, households in _versions(scope):
-        inner = _households_sql(
-            _scope(households.filter(pk__in=spent)),
+        inner = households_sql(
+            household_ids_sql(households.filter(pk__in=spent)),
             scope.as_of,
-            {"p": _Terms.of(params, scope.as_of)},
+            {"p": Terms.of(params, scope.as_of)},
         )
         spend_sql, spend_params = _expenditure_sql(start, scope.as_of)
         sql = (
@@ -284,7 +285,7 @@ def expenditure_share(rule: RiskRule, scope: Scope) -> dict[int, Hit]:
 def earner_loss(rule: RiskRule, scope: Scope) -> dict[int, Hit]:
     months = int(rule.parameters["months"])
     grade = int(rule.parameters["grade"])
-    start = _add_months(scope.as_of, -months)
+    start = add_months(scope.as_of, -months)
     tz = timezone.get_current_timezone()
     start_at = dt.datetime.combine(start + dt.timedelta(days=1), dt.time(), tzinfo=tz)
     end_at = dt.datetime.combine(scope.as_of + dt.timedelta(days=1), dt.time(), tzinfo=tz)

@@ -159,9 +159,14 @@ def household_members(actor: User, household: Household) -> QuerySet[Person]:
     )
 
 
-def financial_records_for(actor: User, person: Person, *, include_void: bool = False):
-    qs = FinancialRecord.objects.restrict(actor).filter(person=person)
+def _records_of(model, actor: User, person: Person, include_void: bool) -> QuerySet:
+    """A person's records of a voidable kind the actor may see, voided ones on request."""
+    qs = model.objects.restrict(actor).filter(person=person)
     return qs if include_void else qs.current()
+
+
+def financial_records_for(actor: User, person: Person, *, include_void: bool = False):
+    return _records_of(FinancialRecord, actor, person, include_void)
 
 
 def history_for(actor: User, instance) -> QuerySet[AuditEntry]:
@@ -261,18 +266,15 @@ class PersonFacts:
 
 
 def illnesses_for(actor: User, person: Person, *, include_void: bool = False):
-    qs = SeriousIllness.objects.restrict(actor).filter(person=person)
-    return qs if include_void else qs.current()
+    return _records_of(SeriousIllness, actor, person, include_void)
 
 
 def self_care_for(actor: User, person: Person, *, include_void: bool = False):
-    qs = SelfCareAssessment.objects.restrict(actor).filter(person=person)
-    return qs if include_void else qs.current()
+    return _records_of(SelfCareAssessment, actor, person, include_void)
 
 
 def bank_accounts_for(actor: User, person: Person, *, include_void: bool = False):
-    qs = BankAccount.objects.restrict(actor).filter(person=person)
-    return qs if include_void else qs.current()
+    return _records_of(BankAccount, actor, person, include_void)
 
 
 def supporters_for(

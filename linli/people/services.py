@@ -576,7 +576,7 @@ def self_care_assessment_void(*, actor: User, assessment_id: int, reason: str):
     return _void_fact(actor, SelfCareAssessment, assessment_id, reason)
 
 
-def _supporter_in_registry(actor: User, person: Person, id_number: str) -> Person:
+def _supporter_in_registry(person: Person, id_number: str) -> Person:
     """The registered person a full ID number belongs to, wherever they live.
 
     Nothing of them goes back but their masked name (on the saved supporter): not where they
@@ -644,7 +644,7 @@ def legal_supporter_add(
     )
     # Before any query: PostgreSQL refuses a NUL even in a lookup.
     _clean_text(fact, ("supporter_name", "assessment"))
-    supporter = _supporter_in_registry(actor, person, id_number) if id_number else None
+    supporter = _supporter_in_registry(person, id_number) if id_number else None
     fact.supporter = supporter
     current = LegalSupporter.objects.filter(person=person, voided_at__isnull=True)
     duplicate = (

@@ -167,7 +167,8 @@ def policy_lookup(request, query: Query[PolicyLookupQuery]):
     version = policies.version_for(
         place_path=place.path, registration=query.registration, on=query.on
     )
-    return _with_changes([version])[0]
+    version.changed = policies.changes_from_previous(version)
+    return version
 
 
 @router.get("/policies/{policy_set_id}", response={200: PolicySetDetailOut, **ERRORS})
@@ -188,8 +189,8 @@ def policy_version_add(request, policy_set_id: Id, payload: PolicyVersionIn):
         parameters=payload.parameters,
         note=payload.note,
     )
-    versions = _with_changes(list(version.policy_set.versions.all()))
-    return Status(201, next(v for v in versions if v.pk == version.pk))
+    version.changed = policies.changes_from_previous(version)
+    return Status(201, version)
 
 
 @router.post("/policies/{policy_set_id}/schedule", response={201: list[PolicyVersionOut], **ERRORS})
@@ -210,12 +211,5 @@ def policy_version_detail(request, version_id: Id):
     version = PolicyVersion.objects.select_related("policy_set", "created_by").get_for(
         actor, version_id
     )
-    previous = (
-        version.policy_set.versions.filter(valid_from__lt=version.valid_from)
-        .order_by("-valid_from")
-        .first()
-    )
-    version.changed = policies.changed_parameters(
-        previous.parameters if previous else None, version.parameters
-    )
+    version.changed = policies.changes_from_previous(version)
     return version

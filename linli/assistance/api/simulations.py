@@ -67,9 +67,7 @@ class SimulationOut(Schema):
         return simulations.percent(obj)
 
 
-class SimulationStreetOut(Schema):
-    street: str = Field(description="The street's place path.")
-    name: str
+class SimulationTotalsOut(Schema):
     households: int
     base_eligible_households: int
     variant_eligible_households: int
@@ -84,19 +82,9 @@ class SimulationStreetOut(Schema):
     budget_change: str
 
 
-class SimulationTotalsOut(Schema):
-    households: int
-    base_eligible_households: int
-    variant_eligible_households: int
-    newly_eligible_households: int
-    newly_eligible_persons: int
-    no_longer_eligible_households: int
-    no_longer_eligible_persons: int
-    newly_marginal_households: int
-    no_longer_marginal_households: int
-    base_budget: str
-    variant_budget: str
-    budget_change: str
+class SimulationStreetOut(SimulationTotalsOut):
+    street: str = Field(description="The street's place path.")
+    name: str
 
 
 class SimulationResultOut(Schema):

@@ -42,7 +42,21 @@ class ApprovalTier(models.TextChoices):
     DISTRICT = "district", _("District")  # 县级民政部门
 
 
-class Application(Audited):
+class Classified:
+    """A row with a program and the engine's classification code ("dispersed/partial")."""
+
+    program: str
+    classification: str
+
+    @property
+    def classification_label(self) -> str:
+        """The classification in words, for pages, notices and Excel (never the code)."""
+        from ..engine import classification_label  # the engine imports these models
+
+        return classification_label(self.program, self.classification)
+
+
+class Application(Classified, Audited):
     """An application for assistance (救助申请) by or for a household."""
 
     household = models.ForeignKey(
@@ -288,7 +302,7 @@ class BenefitStatus(models.TextChoices):
     STOPPED = "stopped", _("Stopped")
 
 
-class Benefit(Audited):
+class Benefit(Classified, Audited):
     """An approved, running entitlement (救助对象): who receives what, monthly, from when."""
 
     household = models.ForeignKey(

@@ -20,8 +20,8 @@ from linli.core.pages import DATE_INPUT, requires
 from linli.core.roles import Perm
 
 from .. import assessments, engine
-from ..models import Program
-from ..models.applications import TemporaryKind
+from ..models import MONTHLY_PROGRAMS, Program
+from ..models.applications import ApprovalTier, TemporaryKind
 
 
 class AssessForm(forms.Form):
@@ -76,7 +76,10 @@ def _program_rows(assessment: engine.Assessment) -> list[dict[str, Any]]:
                 "label": Program(code).label,
                 "result": result,
                 "classification": engine.classification_label(code, result.classification),
-                "monthly": code in (Program.MINIMUM_LIVING, Program.EXTREME_POVERTY),
+                "monthly": code in MONTHLY_PROGRAMS,
+                "approval_tier": ApprovalTier(result.approval_tier).label
+                if result.approval_tier
+                else "",
                 "sentences": result.sentences(),
             }
         )

@@ -158,7 +158,7 @@ def policy_list(request: HttpRequest) -> HttpResponse:
                 )
     today = timezone.localdate()
     rows = []
-    for policy_set in policies.policy_sets(actor)[:500]:
+    for policy_set in policies.policy_sets(actor).prefetch_related("versions")[:500]:
         current = policies.current_version(policy_set, today)
         rows.append(
             {

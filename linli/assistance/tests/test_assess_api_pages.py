@@ -48,7 +48,8 @@ def test_opened_from_a_household(caseworker, registered):
     assert f'value="{registered.number}"' in response.content.decode()
     # An id outside the area, or no id at all, leaves the field empty.
     for bad in ("999999", "abc", "9" * 30):
-        assert b'name="household"' in page(caseworker, household=bad).content
+        content = page(caseworker, household=bad).content
+        assert b'name="household"' in content and b'name="household" value=' not in content
 
 
 def test_temporary_assistance_options(caseworker, demo_policies, registered):
@@ -62,6 +63,7 @@ def test_temporary_assistance_options(caseworker, demo_policies, registered):
     text = response.content.decode()
     # Cap 3 × 800 × 2 = 4800, above the street's 3000: the district approves.
     assert "4800.00" in text and "the district approves" in text
+    assert "approving tier: District<" in text
 
 
 def test_refusals_on_the_form(town, caseworker, registered):

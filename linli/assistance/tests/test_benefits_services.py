@@ -416,3 +416,10 @@ def test_workbench_counts_and_lists_reviews(home, staff, clock):
     assert [due.row(r).warning for r in due.queryset] == [1]  # due within a week
     assert benefits.workbench_counts(staff.resident) == []
     assert benefits.workbench_listing(staff.community, "assistance.unknown") is None
+
+
+def test_classification_is_shown_in_words_not_as_its_code():
+    benefit = Benefit(program="extreme_poverty", classification="dispersed/partial")
+    label = benefit.classification_label
+    assert label and "/" not in label and "_" not in label  # words, not "dispersed/partial"
+    assert Benefit(program="minimum_living", classification="").classification_label == ""

@@ -178,6 +178,7 @@ def test_the_api_reads_adds_imports_and_looks_up(client, api, town, demo_sets, b
         **as_officer,
     ).json()
     assert lookup["id"] == added.json()["id"]
+    assert lookup["changed"] == added.json()["changed"]  # from the version before it
     missing = client.get(
         "/api/v1/assistance/policies/lookup",
         {"place_id": town.building.pk, "registration": "urban", "on": "2025-01-01"},

@@ -3,7 +3,7 @@ what that person can reach, and calls every GET route of the API as them.
 
 The city is made once for the module by the demo's own commands (SEED_STEPS) inside a
 transaction rolled back at the end; each test then runs in a savepoint of it. Pages: from the
-home page and every menu entry, every same-site link found in the pages (GET only), at most
+home page and every menu entry, every same-site link and htmx GET found in the pages, at most
 PER_ROUTE addresses per URL pattern (the first items of each list) and MAX_DEPTH clicks deep.
 API: every GET operation of the OpenAPI document, path ids taken from the demo rows the
 person can see (PATH_IDS), required query parameters from QUERY_VALUES.
@@ -142,8 +142,10 @@ class _Links(HTMLParser):
         self.hrefs: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            href = dict(attrs).get("href")
+        # Links, and the partials htmx fetches by GET (polled statuses, fields that follow a
+        # choice): some pages are reached no other way.
+        found = dict(attrs)
+        for href in (found.get("href") if tag == "a" else None, found.get("hx-get")):
             if href:
                 self.hrefs.append(href)
 
